@@ -1,0 +1,1 @@
+"""Pallet: a container engine."""

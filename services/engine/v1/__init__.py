@@ -1,0 +1,1 @@
+"""Generated from protos/pallet/engine/v1 by `make protos`."""

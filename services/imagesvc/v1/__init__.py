@@ -1,0 +1,1 @@
+"""Generated from protos/pallet/images/v1 by `make protos`."""

@@ -1,0 +1,1 @@
+"""Generated from protos/pallet/shim/v1 by `make protos`."""
