@@ -1,1 +1,3 @@
 """Pallet: a container engine."""
+
+__version__ = "0.1.0"

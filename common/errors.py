@@ -71,3 +71,13 @@ _BY_CODE: dict[int, type[PalletError]] = {
 def from_code(code: int, message: str) -> PalletError:
     """The error class for a gRPC status code number."""
     return _BY_CODE.get(code, PalletError)(message)
+
+
+def exit_code_for_start_error(message: str) -> int:
+    """Docker's exit status for a process that could not be started (126, 127)."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "is a directory" in low:
+        return 126
+    return 128

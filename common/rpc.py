@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from pallet import errors, log
 
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -280,6 +280,26 @@ class LogEntry(_message.Message):
     time: _timestamp_pb2.Timestamp
     def __init__(self, stream: _Optional[_Union[LogEntry.Stream, str]] = ..., data: _Optional[bytes] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class AttachRequest(_message.Message):
+    __slots__ = ("id", "stdout", "stderr", "logs")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    stdout: bool
+    stderr: bool
+    logs: bool
+    def __init__(self, id: _Optional[str] = ..., stdout: _Optional[bool] = ..., stderr: _Optional[bool] = ..., logs: _Optional[bool] = ...) -> None: ...
+
+class AttachResponse(_message.Message):
+    __slots__ = ("output", "exit")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    EXIT_FIELD_NUMBER: _ClassVar[int]
+    output: LogEntry
+    exit: WaitContainerResponse
+    def __init__(self, output: _Optional[_Union[LogEntry, _Mapping]] = ..., exit: _Optional[_Union[WaitContainerResponse, _Mapping]] = ...) -> None: ...
+
 class RemoveImageRequest(_message.Message):
     __slots__ = ("ref", "force", "no_prune")
     REF_FIELD_NUMBER: _ClassVar[int]

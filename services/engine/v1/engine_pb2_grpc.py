@@ -80,6 +80,11 @@ class ContainersStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogsRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogEntry.FromString,
                 _registered_method=True)
+        self.Attach = channel.unary_stream(
+                '/pallet.engine.v1.Containers/Attach',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
+                _registered_method=True)
 
 
 class ContainersServicer:
@@ -141,6 +146,15 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attach(self, request, context):
+        """Attach streams the container's output from now on (from its start with
+        logs) and ends with its exit status. The first message is an empty
+        acknowledgement: after it, starting the container loses no output.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -188,6 +202,11 @@ def add_ContainersServicer_to_server(servicer, server):
                     servicer.Logs,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogsRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogEntry.SerializeToString,
+            ),
+            'Attach': grpc.unary_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,6 +452,33 @@ class Containers:
             '/pallet.engine.v1.Containers/Logs',
             pallet_dot_engine_dot_v1_dot_engine__pb2.LogsRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.LogEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Attach',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
             options,
             channel_credentials,
             insecure,

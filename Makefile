@@ -1,0 +1,33 @@
+# Pallet: `make demo` to try it, `make test` to run the suite (as root on Debian 12).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEBS   := runc busybox-static iptables iproute2 python3-venv
+
+.PHONY: install demo test lint protos clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	./deploy/demo.sh
+
+test: install
+	$(VENV)/bin/pytest -q -ra tests
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy common services shim clients
+
+protos: install
+	$(PY) tools/genprotos.py

@@ -1,0 +1,349 @@
+"""Container commands: run, create, start, ps, logs, stop, restart, kill, rm, wait."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from pallet.client import _format
+from pallet.client._conn import client, describe_error
+from pallet.client.cli import CLIError
+
+
+def add_create_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="", help="assign a name to the container")
+    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    p.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("--entrypoint", default=None, help="overwrite the default ENTRYPOINT of the image")
+    p.add_argument("-h", "--hostname", default="", help="container host name")
+    p.add_argument("--domainname", default="", help="container NIS domain name")
+    p.add_argument("-l", "--label", action="append", default=[], help="set meta data on a container")
+    p.add_argument("--network", "--net", default="", help="connect a container to a network (none, host)")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
+    p.add_argument("--stop-signal", default="", help="signal to stop the container")
+    p.add_argument("--stop-timeout", type=int, default=None, help="timeout (in seconds) to stop a container")
+    p.add_argument("--help", action="help", help="show this help message and exit")
+
+
+def _read_env_file(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise CLIError(f"palletctl: open {path}: {exc.strerror}") from None
+    out = []
+    for n, raw in enumerate(lines, 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise CLIError(f"palletctl: {path}:{n}: variable '{key}' contains whitespaces")
+        out.append(f"{key}={value}" if sep else f"{key}={os.environ.get(key, '')}")
+    return out
+
+
+def _env(args: argparse.Namespace) -> list[str]:
+    env: list[str] = []
+    for path in args.env_file:
+        env.extend(_read_env_file(path))
+    for item in args.env:
+        key, sep, _ = item.partition("=")
+        if not key:
+            raise CLIError(f"palletctl: invalid environment variable: {item}")
+        env.append(item if sep else f"{key}={os.environ[key]}" if key in os.environ else item)
+    return [e for e in env if "=" in e]
+
+
+def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    labels = {}
+    for item in args.label:
+        k, _, v = item.partition("=")
+        labels[k] = v
+    cfg = pb.ContainerConfig(
+        image=args.image, cmd=args.cmd, env=_env(args), working_dir=args.workdir, user=args.user,
+        hostname=args.hostname, domainname=args.domainname, labels=labels,
+        network_mode=args.network, auto_remove=auto_remove, tty=args.tty,
+        open_stdin=args.interactive, stop_signal=args.stop_signal,
+    )
+    if args.entrypoint is not None:
+        cfg.entrypoint_set = True
+        if args.entrypoint:
+            cfg.entrypoint.append(args.entrypoint)
+    if args.stop_timeout is not None:
+        cfg.stop_timeout = args.stop_timeout
+    return cfg
+
+
+def _create(args: argparse.Namespace, auto_remove: bool) -> str:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    c = client(args)
+    res = c.containers.Create(pb.CreateContainerRequest(config=_config(args, auto_remove), name=args.name))
+    for w in res.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return str(res.id)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    print(_create(args, args.rm))
+    return 0
+
+
+def _start_error_status(exc: BaseException) -> int:
+    """126/127 when the command could not be run, as docker run reports."""
+    from pallet.errors import exit_code_for_start_error
+
+    text = str(getattr(exc, "details", lambda: "")() or exc)
+    code = exit_code_for_start_error(text)
+    return code if code in (126, 127) else 125
+
+
+def _write_entry(entry: Any, timestamps: bool = False) -> None:
+    out = sys.stderr.buffer if entry.stream == 2 else sys.stdout.buffer
+    if timestamps:
+        from pallet.client._inspect import rfc3339
+
+        out.write(rfc3339(entry.time.ToNanoseconds()).encode() + b" ")
+    out.write(entry.data)
+    out.flush()
+
+
+def _attach_and_start(args: argparse.Namespace, cid: str, sig_proxy: bool) -> int:
+    """Attach to the output, start the container, stream until it exits."""
+    import grpc
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    c = client(args)
+    stream = c.containers.Attach(pb.AttachRequest(id=cid, stdout=True, stderr=True))
+    next(stream)  # attached: nothing the container writes can be missed now
+    try:
+        c.containers.Start(pb.StartContainerRequest(id=cid))
+    except grpc.RpcError as exc:
+        stream.cancel()
+        print(describe_error(exc, args.host), file=sys.stderr)
+        return _start_error_status(exc)
+    if sig_proxy:
+        def forward(signum: int, _frame: Any) -> None:
+            try:
+                c.containers.Kill(pb.KillContainerRequest(id=cid, signal=str(signum)), timeout=5)
+            except grpc.RpcError:
+                pass
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(s, forward)
+    for msg in stream:
+        if msg.HasField("output"):
+            _write_entry(msg.output)
+        elif msg.HasField("exit"):
+            if msg.exit.error:
+                print(f"palletctl: {msg.exit.error}", file=sys.stderr)
+            return int(msg.exit.exit_code)
+    raise CLIError("palletctl: lost the connection to the daemon before the container exited")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    cid = _create(args, args.rm)
+    if args.detach:
+        import grpc
+
+        try:
+            client(args).containers.Start(pb.StartContainerRequest(id=cid))
+        except grpc.RpcError as exc:
+            print(describe_error(exc, args.host), file=sys.stderr)
+            return _start_error_status(exc)
+        print(cid)
+        return 0
+    return _attach_and_start(args, cid, args.sig_proxy == "true")
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    if args.attach:
+        if len(args.containers) > 1:
+            raise CLIError("palletctl: you cannot start and attach multiple containers at once")
+        ctr = client(args).containers.Inspect(pb.InspectContainerRequest(id=args.containers[0]))
+        return _attach_and_start(args, ctr.id, True)
+    return _each(args, args.containers, lambda c, ref: c.containers.Start(pb.StartContainerRequest(id=ref)))
+
+
+def _each(args: argparse.Namespace, refs: list[str], call: Any, echo: bool = True) -> int:
+    """Run a call per container; print each ref on success, errors on stderr."""
+    import grpc
+
+    c = client(args)
+    failed = False
+    for ref in refs:
+        try:
+            res = call(c, ref)
+        except grpc.RpcError as exc:
+            print(describe_error(exc, args.host), file=sys.stderr)
+            failed = True
+            continue
+        if echo:
+            print(ref if res is None or not isinstance(res, str) else res)
+    return 1 if failed else 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    def stop(c: Any, ref: str) -> None:
+        req = pb.StopContainerRequest(id=ref, signal=args.signal)
+        if args.time is not None:
+            req.timeout = args.time
+        c.containers.Stop(req)
+
+    return _each(args, args.containers, stop)
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    def restart(c: Any, ref: str) -> None:
+        req = pb.StopContainerRequest(id=ref)
+        if args.time is not None:
+            req.timeout = args.time
+        c.containers.Stop(req)
+        c.containers.Start(pb.StartContainerRequest(id=ref))
+
+    return _each(args, args.containers, restart)
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    return _each(args, args.containers,
+                 lambda c, ref: c.containers.Kill(pb.KillContainerRequest(id=ref, signal=args.signal)))
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    return _each(args, args.containers, lambda c, ref: c.containers.Remove(
+        pb.RemoveContainerRequest(id=ref, force=args.force, volumes=args.volumes)))
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    return _each(args, args.containers,
+                 lambda c, ref: str(c.containers.Wait(pb.WaitContainerRequest(id=ref)).exit_code))
+
+
+def _command(ctr: Any, trunc: bool) -> str:
+    cmd = " ".join([ctr.path, *ctr.args])
+    if trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    return f'"{cmd}"'
+
+
+def _status(ctr: Any) -> str:
+    st = ctr.state
+    if st.status == 2:
+        return "Up " + _format.human_duration(time.time() - st.started_at.ToNanoseconds() / 1e9)
+    if st.status == 3:
+        return "Up " + _format.human_duration(time.time() - st.started_at.ToNanoseconds() / 1e9) + " (Paused)"
+    if st.status == 6:
+        return f"Exited ({st.exit_code}) " + _format.ago(st.finished_at.ToNanoseconds())
+    if st.status == 4:
+        return f"Restarting ({st.exit_code}) " + _format.ago(st.finished_at.ToNanoseconds())
+    if st.status == 7:
+        return "Dead"
+    return "Created"
+
+
+def ps_row(ctr: Any, trunc: bool) -> dict[str, str]:
+    from pallet.client._inspect import status_name
+
+    return {
+        "ID": ctr.id[:12] if trunc else ctr.id,
+        "Image": ctr.image,
+        "Command": _command(ctr, trunc),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(ctr.created.seconds)),
+        "RunningFor": _format.ago(ctr.created.ToNanoseconds()),
+        "Status": _status(ctr),
+        "State": status_name(ctr.state.status),
+        "Ports": "",
+        "Names": ctr.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(ctr.config.labels.items())),
+    }
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from pallet.client._inspect import render
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    limit = 1 if args.latest else args.last
+    res = client(args).containers.List(pb.ListContainersRequest(
+        all=args.all or limit > 0, filters=args.filter, limit=limit))
+    trunc = not args.no_trunc
+    if args.quiet:
+        for ctr in res.containers:
+            print(ctr.id[:12] if trunc else ctr.id)
+        return 0
+    rows = [ps_row(ctr, trunc) for ctr in res.containers]
+    if args.format:
+        fmt = args.format.removeprefix("table ").strip() if args.format.startswith("table") else args.format
+        for row in rows:
+            try:
+                print(render(fmt, row))
+            except ValueError as exc:
+                raise CLIError(f"palletctl: {exc}") from None
+        return 0
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
+    print(_format.table(headers, [[r[k] for k in keys] for r in rows]))
+    return 0
+
+
+def _parse_time(value: str) -> int:
+    """ns since the epoch from a relative duration (10m, 1h30m) or a timestamp."""
+    import re
+
+    from pallet.engine._logs import parse_time
+
+    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:ns|us|ms|s|m|h))+)", value)
+    if m:
+        total = 0.0
+        unit_s = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+        for num, unit in re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value):
+            total += float(num) * unit_s[unit]
+        return time.time_ns() - int(total * 1e9)
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return int(float(value) * 1e9)
+    try:
+        return parse_time(value if value.endswith("Z") else value + ("Z" if "T" in value else "T00:00:00Z"))
+    except ValueError:
+        raise CLIError(f"palletctl: invalid time value {value!r}") from None
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    if args.tail == "all":
+        tail = -1
+    else:
+        try:
+            tail = int(args.tail)
+        except ValueError:
+            raise CLIError(f'palletctl: invalid value for --tail: "{args.tail}"') from None
+    req = pb.LogsRequest(id=args.container, follow=args.follow, tail=tail, stdout=True, stderr=True)
+    if args.since:
+        req.since.FromNanoseconds(_parse_time(args.since))
+    if args.until:
+        req.until.FromNanoseconds(_parse_time(args.until))
+    for entry in client(args).containers.Logs(req):
+        _write_entry(entry, args.timestamps)
+    return 0

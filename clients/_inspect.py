@@ -1,0 +1,152 @@
+"""Docker-shaped JSON for `inspect` and a small Go-template subset for --format."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(ns: int) -> str:
+    if not ns:
+        return ZERO_TIME
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{frac:09d}Z" if frac else f"{base}Z"
+
+
+def _ts(msg: Any, field: str) -> int:
+    return getattr(msg, field).ToNanoseconds() if msg.HasField(field) else 0
+
+
+_STATUS = {1: "created", 2: "running", 3: "paused", 4: "restarting", 5: "removing", 6: "exited", 7: "dead"}
+
+
+def status_name(code: int) -> str:
+    return _STATUS.get(code, "unknown")
+
+
+def container_json(c: Any) -> dict[str, Any]:
+    st = c.state
+    cfg = c.config
+    return {
+        "Id": c.id,
+        "Created": rfc3339(_ts(c, "created")),
+        "Path": c.path,
+        "Args": list(c.args),
+        "State": {
+            "Status": status_name(st.status),
+            "Running": st.status == 2,
+            "Paused": st.status == 3,
+            "Restarting": st.status == 4,
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == 7,
+            "Pid": st.pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": rfc3339(_ts(st, "started_at")),
+            "FinishedAt": rfc3339(_ts(st, "finished_at")),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": c.resolv_conf_path,
+        "HostnamePath": c.hostname_path,
+        "HostsPath": c.hosts_path,
+        "LogPath": c.log_path,
+        "Name": "/" + c.name,
+        "RestartCount": c.restart_count,
+        "Driver": c.driver,
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": cfg.network_mode or "none",
+            "AutoRemove": cfg.auto_remove,
+            "LogConfig": {"Type": "json-file", "Config": {}},
+        },
+        "Config": {
+            "Hostname": cfg.hostname,
+            "Domainname": cfg.domainname,
+            "User": c.user,
+            "Tty": cfg.tty,
+            "OpenStdin": cfg.open_stdin,
+            "Env": list(c.env),
+            "Cmd": list(cfg.cmd) or None,
+            "Image": cfg.image,
+            "WorkingDir": c.working_dir,
+            "Entrypoint": list(cfg.entrypoint) if cfg.entrypoint_set else None,
+            "Labels": dict(cfg.labels),
+            "StopSignal": cfg.stop_signal,
+            **({"StopTimeout": cfg.stop_timeout} if cfg.HasField("stop_timeout") else {}),
+        },
+    }
+
+
+def image_json(img: Any) -> dict[str, Any]:
+    cfg = img.config
+    return {
+        "Id": img.id,
+        "RepoTags": list(img.repo_tags),
+        "RepoDigests": list(img.repo_digests),
+        "Created": rfc3339(_ts(img, "created")),
+        "Author": img.author,
+        "Comment": img.comment,
+        "Architecture": img.platform.architecture,
+        "Os": img.platform.os,
+        "Size": img.size,
+        "Config": {
+            "User": cfg.user,
+            "Env": list(cfg.env) or None,
+            "Entrypoint": list(cfg.entrypoint) or None,
+            "Cmd": list(cfg.cmd) or None,
+            "WorkingDir": cfg.working_dir,
+            "Labels": dict(cfg.labels) or None,
+            "ExposedPorts": {p: {} for p in cfg.exposed_ports} or None,
+            "Volumes": {v: {} for v in cfg.volumes} or None,
+            "StopSignal": cfg.stop_signal or None,
+        },
+        "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
+        "Metadata": {"LastTagTime": ZERO_TIME},
+        "Descriptor": {"mediaType": img.target.media_type, "digest": img.target.digest,
+                       "size": img.target.size},
+    }
+
+
+def _go_value(v: Any) -> str:
+    if v is None:
+        return "<no value>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + " ".join(_go_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(x)}" for k, x in sorted(v.items())) + "]"
+    return str(v)
+
+
+_ACTION = re.compile(r"{{\s*(json\s+|upper\s+|lower\s+)?\.([A-Za-z0-9_.]*)\s*}}")
+
+
+def render(template: str, obj: dict[str, Any]) -> str:
+    """A subset of Go templates: {{.A.B}}, {{json .A}}, {{upper .A}}, {{lower .A}}."""
+
+    def lookup(path: str) -> Any:
+        cur: Any = obj
+        for part in [p for p in path.split(".") if p]:
+            if not isinstance(cur, dict) or part not in cur:
+                raise ValueError(f"template: can't evaluate field {part}")
+            cur = cur[part]
+        return cur
+
+    def sub(m: re.Match[str]) -> str:
+        fn, path = (m.group(1) or "").strip(), m.group(2)
+        val = lookup(path)
+        if fn == "json":
+            return json.dumps(val, separators=(",", ":"))
+        text = _go_value(val)
+        return text.upper() if fn == "upper" else text.lower() if fn == "lower" else text
+
+    out = _ACTION.sub(sub, template)
+    if "{{" in out:
+        raise ValueError(f"template: unsupported action in {template!r}")
+    return out.replace("\\t", "\t").replace("\\n", "\n")

@@ -1,0 +1,208 @@
+"""palletctl: the Docker-style command line for palletd.
+
+Imports stay lean: grpc and the generated code load only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+
+class CLIError(Exception):
+    """An error to print as one line, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = 125) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors exit 125 with one line and a pointer to --help, as docker does."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"palletctl: {message}\nSee '{self.prog} --help'.", file=sys.stderr)
+        raise SystemExit(125)
+
+
+def _add(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_: str,
+         usage: str = "", epilog: str = "", add_help: bool = True) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_, description=help_, usage=usage or None, epilog=epilog or None,
+        add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pallet.client import _containers as c
+    from pallet.client import _images as i
+    from pallet.client import _system as s
+
+    parser = Parser(prog="palletctl", description="A self-sufficient runtime for containers.",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-H", "--host", default=None,
+                        help="daemon socket to connect to (default $PALLET_HOST or "
+                             "unix:///run/pallet/pallet.sock)")
+    parser.add_argument("-D", "--debug", action="store_true", help="enable debug output")
+    parser.add_argument("-v", "--version", action="store_true", help="print version information and quit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = _add(sub, "run", c.cmd_run, "Create and run a new container from an image",
+             "palletctl run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+             "examples:\n  palletctl run --rm busybox echo hi\n  palletctl run -d --name web busybox httpd -f",
+             add_help=False)
+    c.add_create_flags(p)
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the ID")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--sig-proxy", default="true", choices=["true", "false"],
+                   help="proxy received signals to the process (default true)")
+    p.add_argument("image", help=argparse.SUPPRESS)
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    p = _add(sub, "create", c.cmd_create, "Create a new container",
+             "palletctl create [OPTIONS] IMAGE [COMMAND] [ARG...]", add_help=False)
+    c.add_create_flags(p)
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("image", help=argparse.SUPPRESS)
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    p = _add(sub, "start", c.cmd_start, "Start one or more stopped containers",
+             "palletctl start [OPTIONS] CONTAINER [CONTAINER...]")
+    p.add_argument("-a", "--attach", action="store_true", help="attach output and wait for exit")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "ps", c.cmd_ps, "List containers", "palletctl ps [OPTIONS]",
+             "examples:\n  palletctl ps -a --filter status=exited\n  palletctl ps -q")
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-f", "--filter", action="append", default=[], help="filter output (name=, id=, label=, status=, ancestor=, exited=)")
+    p.add_argument("-n", "--last", type=int, default=0, help="show n last created containers")
+    p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
+    p.add_argument("--format", default="", help="Go-template-like format, e.g. '{{.ID}} {{.Names}}'")
+
+    p = _add(sub, "logs", c.cmd_logs, "Fetch the logs of a container", "palletctl logs [OPTIONS] CONTAINER")
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("-n", "--tail", default="all", help='number of lines to show from the end (default "all")')
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("--since", default="", help="show logs since a timestamp or relative time (e.g. 10m)")
+    p.add_argument("--until", default="", help="show logs before a timestamp or relative time")
+    p.add_argument("container")
+
+    p = _add(sub, "stop", c.cmd_stop, "Stop one or more running containers",
+             "palletctl stop [OPTIONS] CONTAINER [CONTAINER...]")
+    p.add_argument("-t", "--time", "--timeout", type=int, default=None, dest="time",
+                   help="seconds to wait before killing the container")
+    p.add_argument("-s", "--signal", default="", help="signal to send to the container")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "restart", c.cmd_restart, "Restart one or more containers",
+             "palletctl restart [OPTIONS] CONTAINER [CONTAINER...]")
+    p.add_argument("-t", "--time", "--timeout", type=int, default=None, dest="time",
+                   help="seconds to wait before killing the container")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "kill", c.cmd_kill, "Kill one or more running containers",
+             "palletctl kill [OPTIONS] CONTAINER [CONTAINER...]")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "rm", c.cmd_rm, "Remove one or more containers",
+             "palletctl rm [OPTIONS] CONTAINER [CONTAINER...]")
+    p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "wait", c.cmd_wait, "Block until containers stop, then print their exit codes",
+             "palletctl wait CONTAINER [CONTAINER...]")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "inspect", s.cmd_inspect, "Return low-level information on objects",
+             "palletctl inspect [OPTIONS] NAME|ID [NAME|ID...]")
+    p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
+    p.add_argument("--type", choices=["container", "image"], default=None)
+    p.add_argument("objects", nargs="+", metavar="NAME|ID")
+
+    p = _add(sub, "images", i.cmd_images, "List images", "palletctl images [OPTIONS] [REPOSITORY[:TAG]]")
+    p.add_argument("-a", "--all", action="store_true", help="show all images")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("--digests", action="store_true", help="show digests")
+    p.add_argument("-f", "--filter", action="append", default=[], help="filter output (reference=, label=, dangling=)")
+    p.add_argument("--format", default="", help="Go-template-like format")
+    p.add_argument("reference", nargs="?")
+
+    p = _add(sub, "rmi", i.cmd_rmi, "Remove one or more images", "palletctl rmi [OPTIONS] IMAGE [IMAGE...]")
+    p.add_argument("-f", "--force", action="store_true", help="force removal of the image")
+    p.add_argument("--no-prune", action="store_true", help="do not delete untagged parents")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+    p = _add(sub, "tag", i.cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+             "palletctl tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")
+    p.add_argument("source")
+    p.add_argument("target")
+
+    p = _add(sub, "import", i.cmd_import, "Import the contents from a tarball to create a filesystem image",
+             "palletctl import [OPTIONS] file|- [REPOSITORY[:TAG]]",
+             "examples:\n  palletctl import rootfs.tar myimage:1.0\n  cat rootfs.tar.gz | palletctl import -c 'CMD [\"sh\"]' - base")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction to the image")
+    p.add_argument("-m", "--message", default="", help="set a commit message")
+    p.add_argument("--platform", default="", help="set platform (os/arch)")
+    p.add_argument("file")
+    p.add_argument("reference", nargs="?", default="")
+
+    p = _add(sub, "load", i.cmd_load, "Load an image from a tar archive or STDIN", "palletctl load [OPTIONS]")
+    p.add_argument("-i", "--input", default="", help="read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+
+    p = _add(sub, "save", i.cmd_save, "Save one or more images to a tar archive (streamed to STDOUT by default)",
+             "palletctl save [OPTIONS] IMAGE [IMAGE...]")
+    p.add_argument("-o", "--output", default="", help="write to a file, instead of STDOUT")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+    p = _add(sub, "version", s.cmd_version, "Show the Pallet version information", "palletctl version [OPTIONS]")
+    p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
+
+    p = _add(sub, "info", s.cmd_info, "Display system-wide information", "palletctl info [OPTIONS]")
+    p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.version:
+        from pallet import __version__
+
+        print(f"Pallet version {__version__}")
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # noqa: BLE001 - gRPC errors become one clear line
+        from pallet.client._conn import describe_error
+
+        message = describe_error(exc, args.host)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 125
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""The Python SDK: a thin client over palletd's gRPC API.
+
+    from pallet.client.sdk import Client
+    c = Client("unix:///run/pallet/pallet.sock")
+    print([x.name for x in c.containers.List(pb.ListContainersRequest(all=True)).containers])
+"""
+
+from __future__ import annotations
+
+import os
+
+from pallet import rpc
+from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
+
+DEFAULT_HOST = "unix:///run/pallet/pallet.sock"
+
+
+def default_host() -> str:
+    return os.environ.get("PALLET_HOST") or DEFAULT_HOST
+
+
+class Client:
+    """Stubs for palletd's services on one channel."""
+
+    def __init__(self, host: str | None = None) -> None:
+        self.host = host or default_host()
+        self.channel = rpc.channel(self.host)
+        self.containers = pb_grpc.ContainersStub(self.channel)
+        self.images = pb_grpc.ImagesStub(self.channel)
+        self.system = pb_grpc.SystemStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,3 @@
+from pallet.engine.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The OCI runtime spec palletd writes for a container: Docker's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+# Devices every container may use (type, major, minor), as Docker allows.
+_ALLOWED_DEVICES = [
+    ("c", 1, 3), ("c", 1, 5), ("c", 1, 7), ("c", 1, 8), ("c", 1, 9),  # null zero full random urandom
+    ("c", 5, 0), ("c", 5, 1), ("c", 5, 2),  # tty console ptmx
+    ("c", 136, -1),  # pts
+    ("c", 10, 200),  # tun
+]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Process:
+    args: list[str]
+    env: list[str]
+    cwd: str
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list[int] = field(default_factory=list)
+    terminal: bool = False
+
+
+@dataclass
+class SpecInput:
+    """What the spec depends on, resolved by the engine beforehand."""
+
+    process: Process
+    hostname: str
+    domainname: str
+    network_mode: str
+    cgroups_path: str
+    hostname_path: str
+    hosts_path: str
+    resolv_conf_path: str
+    readonly_rootfs: bool = False
+
+
+def _mount(dest: str, typ: str, source: str, options: list[str]) -> dict[str, Any]:
+    return {"destination": dest, "type": typ, "source": source, "options": options}
+
+
+def build(inp: SpecInput) -> dict[str, Any]:
+    """The config.json for a container's bundle (root.path is "rootfs")."""
+    proc = inp.process
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if inp.network_mode != "host":
+        namespaces.append({"type": "network"})
+    mounts = [
+        _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        _mount("/dev/pts", "devpts", "devpts",
+               ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+        _mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro", "nosuid", "noexec", "nodev"]),
+        _mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+        _mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
+        _mount("/etc/resolv.conf", "bind", inp.resolv_conf_path, ["rbind", "rprivate"]),
+        _mount("/etc/hostname", "bind", inp.hostname_path, ["rbind", "rprivate"]),
+        _mount("/etc/hosts", "bind", inp.hosts_path, ["rbind", "rprivate"]),
+    ]
+    devices = [{"allow": False, "access": "rwm"}] + [
+        {"allow": True, "type": t, "major": ma, **({"minor": mi} if mi >= 0 else {}), "access": "rwm"}
+        for t, ma, mi in _ALLOWED_DEVICES
+    ]
+    caps = list(DEFAULT_CAPS)
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": proc.terminal,
+            "user": {"uid": proc.uid, "gid": proc.gid,
+                     **({"additionalGids": proc.additional_gids} if proc.additional_gids else {})},
+            "args": proc.args,
+            "env": proc.env,
+            "cwd": proc.cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": False,
+            "oomScoreAdj": 0,
+        },
+        "root": {"path": "rootfs", "readonly": inp.readonly_rootfs},
+        "hostname": inp.hostname,
+        **({"domainname": inp.domainname} if inp.domainname else {}),
+        "mounts": mounts,
+        "linux": {
+            "namespaces": namespaces,
+            "cgroupsPath": inp.cgroups_path,
+            "resources": {"devices": devices},
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    }

@@ -1,0 +1,108 @@
+"""Container records in SQLite (WAL): one row per container, the record a
+serialized pallet.engine.v1.Container so fields can be added freely."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pallet import errors
+from pallet.engine.v1 import engine_pb2 as pb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS containers (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL,
+    data    BLOB NOT NULL
+);
+"""
+
+
+class ContainerStore:
+    """Thread-safe access to the containers table; every write is a transaction."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def add(self, ctr: pb.Container) -> None:
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO containers (id, name, created, data) VALUES (?, ?, ?, ?)",
+                    (ctr.id, ctr.name, ctr.created.ToNanoseconds(), ctr.SerializeToString()),
+                )
+        except sqlite3.IntegrityError:
+            owner = self.find_by_name(ctr.name)
+            raise errors.AlreadyExists(
+                f'Conflict. The container name "/{ctr.name}" is already in use by container '
+                f'"{owner.id if owner else "?"}". You have to remove (or rename) that container '
+                "to be able to reuse that name."
+            ) from None
+
+    def put(self, ctr: pb.Container) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE containers SET name = ?, data = ? WHERE id = ?",
+                (ctr.name, ctr.SerializeToString(), ctr.id),
+            )
+
+    def delete(self, cid: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+
+    def get(self, cid: str) -> pb.Container | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM containers WHERE id = ?", (cid,)).fetchone()
+        return pb.Container.FromString(row[0]) if row else None
+
+    def find_by_name(self, name: str) -> pb.Container | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM containers WHERE name = ?", (name,)).fetchone()
+        return pb.Container.FromString(row[0]) if row else None
+
+    def resolve(self, ref: str) -> pb.Container:
+        """A container by full ID, name (with or without '/'), or unique ID prefix."""
+        if not ref:
+            raise errors.InvalidArgument("container name or ID must not be empty")
+        ctr = self.get(ref) or self.find_by_name(ref.removeprefix("/"))
+        if ctr is not None:
+            return ctr
+        if all(c in "0123456789abcdef" for c in ref):
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT data FROM containers WHERE id LIKE ? LIMIT 2", (ref + "%",)
+                ).fetchall()
+            if len(rows) == 1:
+                return pb.Container.FromString(rows[0][0])
+            if len(rows) > 1:
+                raise errors.InvalidArgument(f"multiple containers found with provided prefix: {ref}")
+        raise errors.NotFound(f"No such container: {ref}")
+
+    def all(self) -> list[pb.Container]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM containers ORDER BY created DESC").fetchall()
+        return [pb.Container.FromString(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

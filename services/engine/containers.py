@@ -1,0 +1,669 @@
+"""Container lifecycle: the engine's domain logic, independent of gRPC.
+
+State lives in SQLite (ContainerStore); each running container has a shim and
+a monitor thread that waits on it. No lock is held across a runtime call:
+per-container locks guard record updates, and waiting (stop, wait, logs)
+happens on a condition variable without holding any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pallet import errors, log, signals
+from pallet.engine import _logs, _names, _rootfs, _spec
+from pallet.engine._store import ContainerStore
+from pallet.engine.v1 import engine_pb2 as pb
+from pallet.errors import exit_code_for_start_error
+from pallet.images.v1 import images_pb2 as ipb
+
+Status = pb.ContainerState.Status
+RUNNING_STATES = (Status.STATUS_RUNNING, Status.STATUS_PAUSED, Status.STATUS_RESTARTING)
+Cond = pb.WaitContainerRequest.Condition
+
+
+class ImageBackend(Protocol):
+    """What the container manager needs from imagesvc."""
+
+    def get_image(self, ref: str) -> ipb.Image: ...
+    def prepare(self, key: str, parent: str) -> list[ipb.Mount]: ...
+    def mounts(self, key: str) -> list[ipb.Mount]: ...
+    def remove_snapshot(self, key: str) -> None: ...
+
+
+@dataclass
+class Paths:
+    data_root: str
+    exec_root: str
+
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.data_root, "containers", cid)
+
+    def bundle(self, cid: str) -> str:
+        return os.path.join(self.exec_root, "bundles", cid)
+
+    @property
+    def runtime_root(self) -> str:
+        return os.path.join(self.exec_root, "runc")
+
+
+@dataclass
+class RuntimeConfig:
+    runtime: str = "runc"
+    cgroup_parent: str = "pallet"
+    shim_argv: tuple[str, ...] = ()  # argv prefix to start a shim; empty = this python
+
+
+def _now_ts() -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    ts = Timestamp()
+    ts.FromNanoseconds(time.time_ns())
+    return ts
+
+
+def _write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _host_resolv_conf(keep_local: bool) -> bytes:
+    try:
+        with open("/etc/resolv.conf", "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if not keep_local and len(parts) >= 2 and parts[0] == "nameserver" and (
+            parts[1].startswith("127.") or parts[1] == "::1"
+        ):
+            continue
+        out.append(line)
+    return ("\n".join(out) + "\n").encode()
+
+
+def _hosts_file(hostname: str, network_mode: str) -> bytes:
+    if network_mode == "host":
+        try:
+            with open("/etc/hosts", "rb") as f:
+                return f.read()
+        except OSError:
+            pass
+    return (
+        "127.0.0.1\tlocalhost\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\n"
+        "ff00::0\tip6-mcastprefix\n"
+        "ff02::1\tip6-allnodes\n"
+        "ff02::2\tip6-allrouters\n"
+        f"127.0.1.1\t{hostname}\n"
+    ).encode()
+
+
+class ContainerManager:
+    def __init__(
+        self, store: ContainerStore, images: ImageBackend, paths: Paths, runtime: RuntimeConfig
+    ) -> None:
+        self.store = store
+        self.images = images
+        self.paths = paths
+        self.runtime = runtime
+        self.log = log.get("containers")
+        self._cond = threading.Condition()
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self._exit_seq: dict[str, int] = {}
+        self._last_exit: dict[str, tuple[int, str]] = {}
+        self._removed: set[str] = set()
+        self._stopping = False
+
+    # -- helpers -----------------------------------------------------------
+
+    def _lock(self, cid: str) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault(cid, threading.RLock())
+
+    def _notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _wait_until(self, pred: Callable[[], bool], timeout: float | None,
+                    alive: Callable[[], bool] = lambda: True) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not pred():
+                if not alive():
+                    return False
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def _running(self, cid: str) -> bool:
+        ctr = self.store.get(cid)
+        return ctr is not None and ctr.state.status in RUNNING_STATES
+
+    def _shim_address(self, cid: str) -> str:
+        return os.path.join(self.paths.bundle(cid), "shim.sock")
+
+    def _shim(self, cid: str, timeout: float | None = 10.0) -> Any:
+        from pallet.shim.client import ShimClient
+
+        return ShimClient(self._shim_address(cid), timeout=timeout)
+
+    # -- create ------------------------------------------------------------
+
+    def create(self, config: pb.ContainerConfig, name: str = "") -> pb.Container:
+        if config.network_mode not in ("", "none", "host", "default", "bridge"):
+            raise errors.InvalidArgument(
+                f"network {config.network_mode} not found (supported: none, host)")
+        if config.working_dir and not config.working_dir.startswith("/"):
+            raise errors.InvalidArgument(
+                f"the working directory '{config.working_dir}' is invalid, it needs to be an absolute path")
+        for e in config.env:
+            if not e or e.startswith("="):
+                raise errors.InvalidArgument(f"invalid environment variable: {e!r}")
+        image = self.images.get_image(config.image)
+        ic = image.config
+        if config.entrypoint_set:
+            argv = list(config.entrypoint) + list(config.cmd)
+        else:
+            argv = list(ic.entrypoint) + (list(config.cmd) or list(ic.cmd))
+        if not argv:
+            raise errors.InvalidArgument("no command specified")
+
+        cid = os.urandom(32).hex()
+        network_mode = config.network_mode if config.network_mode in ("host", "none") else "none"
+        hostname = config.hostname or (socket.gethostname() if network_mode == "host" else cid[:12])
+        env = _merge_env(list(ic.env), list(config.env), hostname, config.tty)
+
+        ctr = pb.Container(
+            id=cid,
+            image=config.image,
+            image_id=image.id,
+            created=_now_ts(),
+            path=argv[0],
+            args=argv[1:],
+            env=env,
+            working_dir=config.working_dir or ic.working_dir or "/",
+            user=config.user or ic.user,
+            driver="overlayfs",
+        )
+        ctr.config.CopyFrom(config)
+        ctr.config.network_mode = network_mode
+        ctr.config.hostname = hostname
+        if not ctr.config.stop_signal:
+            ctr.config.stop_signal = ic.stop_signal or "SIGTERM"
+        labels = dict(ic.labels)
+        labels.update(config.labels)
+        ctr.config.labels.clear()
+        ctr.config.labels.update(labels)
+        ctr.state.status = Status.STATUS_CREATED
+
+        cdir = self.paths.container_dir(cid)
+        ctr.log_path = os.path.join(cdir, f"{cid}-json.log")
+        ctr.hostname_path = os.path.join(cdir, "hostname")
+        ctr.hosts_path = os.path.join(cdir, "hosts")
+        ctr.resolv_conf_path = os.path.join(cdir, "resolv.conf")
+        ctr.bundle_path = self.paths.bundle(cid)
+
+        names_given = bool(name)
+        ctr.name = _names.validate(name) if name else _names.random_name()
+        if names_given and self.store.find_by_name(ctr.name) is not None:
+            self.store.add(ctr)  # raises the Conflict error with Docker's wording
+        os.makedirs(cdir, mode=0o710, exist_ok=True)
+        try:
+            _write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
+            _write_atomic(ctr.hosts_path, _hosts_file(hostname, network_mode))
+            _write_atomic(ctr.resolv_conf_path, _host_resolv_conf(network_mode == "host"))
+            self.images.prepare(cid, image.chain_id)
+            try:
+                for attempt in range(20):
+                    try:
+                        self.store.add(ctr)
+                        break
+                    except errors.AlreadyExists:
+                        if names_given or attempt == 19:
+                            raise
+                        ctr.name = f"{_names.random_name()}{attempt}"
+            except BaseException:
+                self._remove_snapshot(cid)
+                raise
+        except BaseException:
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise
+        self.log.info("container created", id=cid, name=ctr.name, image=config.image)
+        return ctr
+
+    # -- start -------------------------------------------------------------
+
+    def start(self, ref: str) -> pb.Container:
+        ctr = self.store.resolve(ref)
+        with self._lock(ctr.id):
+            ctr = self.store.resolve(ctr.id)
+            if ctr.state.status in RUNNING_STATES:
+                return ctr
+            try:
+                pid, started = self._spawn(ctr)
+            except errors.PalletError as exc:
+                ctr.state.error = str(exc)
+                ctr.state.exit_code = exit_code_for_start_error(str(exc))
+                self.store.put(ctr)
+                if ctr.config.auto_remove:
+                    self._remove_now(ctr.id)
+                raise
+            ctr.state.status = Status.STATUS_RUNNING
+            ctr.state.pid = pid
+            ctr.state.exit_code = 0
+            ctr.state.error = ""
+            ctr.state.started_at.CopyFrom(started)
+            ctr.state.ClearField("finished_at")
+            self.store.put(ctr)
+        self._watch(ctr.id)
+        self._notify()
+        self.log.info("container started", id=ctr.id, pid=pid)
+        return ctr
+
+    def _spawn(self, ctr: pb.Container) -> tuple[int, Any]:
+        from pallet.shim.client import start_shim
+
+        bundle = self.paths.bundle(ctr.id)
+        if os.path.isdir(bundle):
+            for leftover in ("exit.json", "init.pid", "shim.pid", "shim.sock"):
+                try:
+                    os.unlink(os.path.join(bundle, leftover))
+                except FileNotFoundError:
+                    pass
+        os.makedirs(os.path.join(bundle, "rootfs"), mode=0o711, exist_ok=True)
+        mounts = self.images.mounts(ctr.id)
+        dirs = _rootfs.layer_dirs([(m.type, m.source, list(m.options)) for m in mounts])
+        uid, gid, extra = _rootfs.resolve_user(dirs, ctr.user) if ctr.user else (0, 0, [])
+        if ctr.working_dir != "/" and _rootfs.read_file(dirs, ctr.working_dir.strip("/")) is None:
+            _ensure_dir(dirs[0], ctr.working_dir, uid, gid)
+        spec = _spec.build(
+            _spec.SpecInput(
+                process=_spec.Process(
+                    args=[ctr.path, *ctr.args], env=list(ctr.env), cwd=ctr.working_dir,
+                    uid=uid, gid=gid, additional_gids=extra, terminal=ctr.config.tty,
+                ),
+                hostname=ctr.config.hostname,
+                domainname=ctr.config.domainname,
+                network_mode=ctr.config.network_mode,
+                cgroups_path=f"/{self.runtime.cgroup_parent.strip('/')}/{ctr.id}",
+                hostname_path=ctr.hostname_path,
+                hosts_path=ctr.hosts_path,
+                resolv_conf_path=ctr.resolv_conf_path,
+            )
+        )
+        _write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        _write_atomic(
+            os.path.join(bundle, "mounts.json"),
+            json.dumps([{"type": m.type, "source": m.source, "options": list(m.options)}
+                        for m in mounts]).encode(),
+        )
+        started = _now_ts()
+        reply = start_shim(
+            id=ctr.id,
+            bundle=bundle,
+            runtime=self.runtime.runtime,
+            runtime_root=self.paths.runtime_root,
+            log_path=ctr.log_path,
+            argv_prefix=list(self.runtime.shim_argv) or None,
+        )
+        return int(reply["pid"]), started
+
+    # -- exits -------------------------------------------------------------
+
+    def _watch(self, cid: str) -> None:
+        threading.Thread(target=self._monitor, args=(cid,), name=f"monitor-{cid[:12]}",
+                         daemon=True).start()
+
+    def _monitor(self, cid: str) -> None:
+        """Wait for the container's exit through its shim, then record it."""
+        status, error = 255, ""
+        try:
+            res = self._shim(cid, timeout=None).wait()
+            status = res.exit_status
+        except errors.PalletError as exc:
+            if self._stopping:
+                return
+            saved = self._read_exit_file(cid)
+            if saved is None:
+                error = f"container's shim is gone, exit status unknown ({exc})"
+            else:
+                status = saved
+        self._on_exit(cid, status, error)
+
+    def _read_exit_file(self, cid: str) -> int | None:
+        try:
+            with open(os.path.join(self.paths.bundle(cid), "exit.json"), "rb") as f:
+                return int(json.load(f)["exit_status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _on_exit(self, cid: str, status: int, error: str = "") -> None:
+        with self._lock(cid):
+            ctr = self.store.get(cid)
+            if ctr is None or ctr.state.status not in RUNNING_STATES:
+                return
+            ctr.state.status = Status.STATUS_EXITED
+            ctr.state.exit_code = status
+            ctr.state.pid = 0
+            ctr.state.error = error
+            ctr.state.finished_at.CopyFrom(_now_ts())
+            self.store.put(ctr)
+            self._release_shim(cid)
+            with self._cond:
+                self._exit_seq[cid] = self._exit_seq.get(cid, 0) + 1
+                self._last_exit[cid] = (status, error)
+                self._cond.notify_all()
+            self.log.info("container exited", id=cid, exit_code=status)
+            if ctr.config.auto_remove:
+                self._remove_now(cid)
+
+    def _release_shim(self, cid: str) -> None:
+        """Tell the shim we have the exit status; it cleans up and exits."""
+        try:
+            self._shim(cid, timeout=5).delete()
+        except errors.PalletError:
+            self._cleanup_runtime(cid)
+
+    def _cleanup_runtime(self, cid: str) -> None:
+        """Best effort when the shim is gone: runtime state and rootfs mounts."""
+        import subprocess
+
+        subprocess.run(
+            [self.runtime.runtime, "--root", self.paths.runtime_root, "delete", "--force", cid],
+            capture_output=True, check=False,
+        )
+        rootfs = os.path.join(self.paths.bundle(cid), "rootfs")
+        _umount_all(rootfs)
+
+    # -- stop / kill -------------------------------------------------------
+
+    def kill(self, ref: str, sig: str | int = "SIGKILL") -> None:
+        ctr = self.store.resolve(ref)
+        num = signals.parse(sig or "SIGKILL")
+        if ctr.state.status not in RUNNING_STATES:
+            raise errors.FailedPrecondition(f"Cannot kill container: {ref}: container {ctr.id} is not running")
+        self._shim(ctr.id).kill(num, all=num == signal.SIGKILL)
+
+    def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
+        ctr = self.store.resolve(ref)
+        if ctr.state.status not in RUNNING_STATES:
+            return
+        num = signals.parse(sig or ctr.config.stop_signal or "SIGTERM")
+        if timeout is None:
+            timeout = ctr.config.stop_timeout if ctr.config.HasField("stop_timeout") else 10
+        cid = ctr.id
+        try:
+            if timeout != 0 or num != signal.SIGKILL:
+                self._shim(cid).kill(num)
+            if timeout < 0 or self._wait_until(lambda: not self._running(cid), timeout):
+                return
+            self.log.info("container did not stop in time, killing", id=cid, timeout=timeout)
+            self._shim(cid).kill(signal.SIGKILL, all=True)
+        except errors.FailedPrecondition:
+            pass  # exited meanwhile
+        if not self._wait_until(lambda: not self._running(cid), 30):
+            raise errors.Unavailable(f"container {cid[:12]} did not exit after SIGKILL")
+
+    # -- remove ------------------------------------------------------------
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        ctr = self.store.resolve(ref)
+        if ctr.state.status in RUNNING_STATES:
+            if not force:
+                raise errors.FailedPrecondition(
+                    f"You cannot remove a running container {ctr.id}. Stop the container before "
+                    "attempting removal or force remove")
+            self.stop(ctr.id, timeout=0, sig="SIGKILL")
+        with self._lock(ctr.id):
+            if self.store.get(ctr.id) is None:
+                return
+            self._remove_now(ctr.id)
+
+    def _remove_now(self, cid: str) -> None:
+        self._remove_snapshot(cid)
+        shutil.rmtree(self.paths.bundle(cid), ignore_errors=True)
+        shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
+        self.store.delete(cid)
+        with self._cond:
+            self._removed.add(cid)
+            self._cond.notify_all()
+        with self._locks_guard:
+            self._locks.pop(cid, None)
+        self.log.info("container removed", id=cid)
+
+    def _remove_snapshot(self, cid: str) -> None:
+        try:
+            self.images.remove_snapshot(cid)
+        except errors.NotFound:
+            pass
+
+    # -- wait --------------------------------------------------------------
+
+    def wait(self, ref: str, condition: int = Cond.CONDITION_NOT_RUNNING,
+             alive: Callable[[], bool] = lambda: True) -> tuple[int, str]:
+        try:
+            ctr = self.store.resolve(ref)
+        except errors.NotFound:
+            if ref in self._removed and ref in self._last_exit:
+                return self._last_exit[ref]  # auto-removed just before the call
+            raise
+        cid = ctr.id
+        with self._cond:
+            seq = self._exit_seq.get(cid, 0)
+        if condition == Cond.CONDITION_REMOVED:
+            self._wait_until(lambda: cid in self._removed or self.store.get(cid) is None, None, alive)
+            code, err = self._last_exit.get(cid, (ctr.state.exit_code, ctr.state.error))
+            return code, err
+        if condition == Cond.CONDITION_NOT_RUNNING and ctr.state.status not in RUNNING_STATES:
+            return ctr.state.exit_code, ctr.state.error
+        self._wait_until(lambda: self._exit_seq.get(cid, 0) != seq or cid in self._removed, None, alive)
+        if self._exit_seq.get(cid, 0) != seq:
+            return self._last_exit[cid]
+        latest = self.store.get(cid)
+        return (latest.state.exit_code, latest.state.error) if latest else (ctr.state.exit_code, "")
+
+    # -- queries -----------------------------------------------------------
+
+    def inspect(self, ref: str) -> pb.Container:
+        return self.store.resolve(ref)
+
+    def list(self, all_: bool = False, filters: list[str] | None = None, limit: int = 0) -> list[pb.Container]:
+        parsed = _parse_filters(filters or [])
+        out = []
+        for ctr in self.store.all():
+            if not all_ and ctr.state.status not in RUNNING_STATES and "status" not in parsed:
+                continue
+            if _matches(ctr, parsed):
+                out.append(ctr)
+        return out[:limit] if limit > 0 else out
+
+    def logs(self, req: pb.LogsRequest, alive: Callable[[], bool] = lambda: True) -> Iterator[_logs.Entry]:
+        ctr = self.store.resolve(req.id)
+        cid = ctr.id
+        want_out = req.stdout or not (req.stdout or req.stderr)
+        want_err = req.stderr or not (req.stdout or req.stderr)
+
+        def done() -> bool:
+            return not alive() or not self._running(cid)
+
+        def wait(t: float) -> None:
+            with self._cond:
+                self._cond.wait(t)
+
+        for e in _logs.read(
+            ctr.log_path,
+            tail=req.tail,
+            since_ns=req.since.ToNanoseconds() if req.HasField("since") else 0,
+            until_ns=req.until.ToNanoseconds() if req.HasField("until") else 0,
+            follow=req.follow,
+            done=done,
+            wait=wait,
+        ):
+            if (e.stream == "stderr" and want_err) or (e.stream != "stderr" and want_out):
+                yield e
+
+    def attach(self, req: pb.AttachRequest, alive: Callable[[], bool] = lambda: True
+               ) -> Iterator[_logs.Entry | tuple[int, str] | None]:
+        """Yields None once attached, then output entries, then (exit_code, error).
+
+        The log file stays open, so output is complete even when the container
+        is removed (--rm) right after it exits.
+        """
+        ctr = self.store.resolve(req.id)
+        cid = ctr.id
+        with self._cond:
+            seq = self._exit_seq.get(cid, 0)
+        want_out = req.stdout or not (req.stdout or req.stderr)
+        want_err = req.stderr or not (req.stdout or req.stderr)
+        exited = lambda: self._exit_seq.get(cid, 0) != seq or cid in self._removed  # noqa: E731
+        os.makedirs(os.path.dirname(ctr.log_path), exist_ok=True)
+        with open(ctr.log_path, "ab"):
+            pass  # so the reader can open it before the shim does
+        yield None
+
+        def wait(t: float) -> None:
+            with self._cond:
+                if not exited():
+                    self._cond.wait(t)
+
+        for e in _logs.read(ctr.log_path, follow=True, start_at_end=not req.logs,
+                            done=lambda: exited() or not alive(), wait=wait):
+            if (e.stream == "stderr" and want_err) or (e.stream != "stderr" and want_out):
+                yield e
+        if not alive():
+            return
+        if self._exit_seq.get(cid, 0) != seq:
+            yield self._last_exit[cid]
+        else:
+            yield (ctr.state.exit_code, "container was removed")
+
+    # -- daemon start / stop -----------------------------------------------
+
+    def recover(self) -> None:
+        """Reconnect to the shims of containers that ran before palletd (re)started."""
+        for ctr in self.store.all():
+            if ctr.state.status not in RUNNING_STATES:
+                continue
+            cid = ctr.id
+            try:
+                st = self._shim(cid, timeout=2).state()
+            except errors.PalletError as exc:
+                saved = self._read_exit_file(cid)
+                self.log.warning("shim unreachable on recovery", id=cid, error=str(exc))
+                self._cleanup_runtime(cid)
+                self._on_exit(cid, 255 if saved is None else saved,
+                              "" if saved is not None else "container's shim is gone, exit status unknown")
+                continue
+            if st.status == 3:  # TASK_STATUS_STOPPED
+                self._on_exit(cid, st.exit_status)
+            else:
+                self.log.info("reattached to running container", id=cid, pid=st.pid)
+                self._watch(cid)
+
+    def shutdown(self) -> None:
+        """Stop watching; running containers and their shims are left alone."""
+        self._stopping = True
+
+
+def _merge_env(image_env: list[str], user_env: list[str], hostname: str, tty: bool) -> list[str]:
+    merged: dict[str, str] = {}
+    for item in image_env:
+        k, _, v = item.partition("=")
+        merged[k] = v
+    merged.setdefault("PATH", _spec.DEFAULT_PATH)
+    merged["HOSTNAME"] = hostname
+    if tty:
+        merged.setdefault("TERM", "xterm")
+    for item in user_env:
+        k, sep, v = item.partition("=")
+        merged[k] = v if sep else os.environ.get(k, "")
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def _ensure_dir(upper: str, path: str, uid: int, gid: int) -> None:
+    """mkdir -p path inside a layer directory without following symlinks."""
+    fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in [p for p in path.split("/") if p and p != "."]:
+            if part == "..":
+                raise errors.InvalidArgument(f"invalid working directory {path}")
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+                os.chown(part, uid, gid, dir_fd=fd, follow_symlinks=False)
+            except FileExistsError:
+                pass
+            try:
+                nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                raise errors.InvalidArgument(f"cannot create working directory {path}: {exc.strerror}") from None
+            os.close(fd)
+            fd = nfd
+    finally:
+        os.close(fd)
+
+
+def _umount_all(target: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for _ in range(8):
+        if libc.umount2(target.encode(), 2) != 0:  # MNT_DETACH
+            break
+
+
+def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep or key not in ("name", "id", "label", "status", "ancestor", "exited"):
+            raise errors.InvalidArgument(f"invalid filter '{f}'")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+_STATUS_NAMES = {
+    Status.STATUS_CREATED: "created", Status.STATUS_RUNNING: "running", Status.STATUS_PAUSED: "paused",
+    Status.STATUS_RESTARTING: "restarting", Status.STATUS_REMOVING: "removing",
+    Status.STATUS_EXITED: "exited", Status.STATUS_DEAD: "dead",
+}
+
+
+def status_name(status: int) -> str:
+    return _STATUS_NAMES.get(status, "unknown")
+
+
+def _matches(ctr: pb.Container, f: dict[str, list[str]]) -> bool:
+    import re
+
+    checks: dict[str, Callable[[str], bool]] = {
+        "name": lambda v: re.search(v, ctr.name) is not None,
+        "id": lambda v: ctr.id.startswith(v),
+        "status": lambda v: status_name(ctr.state.status) == v,
+        "ancestor": lambda v: v in (ctr.image, ctr.image_id) or ctr.image_id.removeprefix("sha256:").startswith(v),
+        "exited": lambda v: ctr.state.status == Status.STATUS_EXITED and str(ctr.state.exit_code) == v,
+        "label": lambda v: (v.partition("=")[0] in ctr.config.labels) and (
+            "=" not in v or ctr.config.labels[v.partition("=")[0]] == v.partition("=")[2]),
+    }
+    # Values of one key are alternatives (OR); different keys must all match (AND).
+    return all(any(checks[k](v) for v in vs) for k, vs in f.items())

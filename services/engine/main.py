@@ -1,0 +1,124 @@
+"""palletd: the engine. Started alone it also runs imagesvc as a child."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import sys
+import threading
+
+from pallet import errors, log, rpc
+
+DEFAULT_HOST = "unix:///run/pallet/pallet.sock"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="palletd", description="The Pallet container engine.")
+    p.add_argument("--data-root", default="/var/lib/pallet", help="persistent state (default %(default)s)")
+    p.add_argument("--exec-root", default="/run/pallet", help="runtime state (default %(default)s)")
+    p.add_argument("-H", "--host", action="append", dest="hosts",
+                   help=f"address to listen on, repeatable (default {DEFAULT_HOST})")
+    p.add_argument("--runtime", default="runc", help="OCI runtime binary (default %(default)s)")
+    p.add_argument("--imagesvc", default="", metavar="ADDRESS",
+                   help="use a running imagesvc instead of starting one")
+    p.add_argument("--cgroup-parent", default="pallet", help="parent cgroup of containers")
+    p.add_argument("-D", "--debug", action="store_true", help="log debug detail")
+    return p.parse_args(argv)
+
+
+def _lock_root(exec_root: str) -> int:
+    """One palletd per exec root: hold an flock on palletd.pid."""
+    os.makedirs(exec_root, mode=0o711, exist_ok=True)
+    fd = os.open(os.path.join(exec_root, "palletd.pid"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"palletd: another palletd is running with --exec-root {exec_root}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("palletd: must run as root", file=sys.stderr)
+        return 1
+    log.setup("palletd", args.debug)
+    logger = log.get("palletd")
+    data_root, exec_root = os.path.abspath(args.data_root), os.path.abspath(args.exec_root)
+    hosts = args.hosts or [DEFAULT_HOST]
+    lock_fd = _lock_root(exec_root)
+    for d in (data_root, os.path.join(exec_root, "bundles")):
+        os.makedirs(d, mode=0o711, exist_ok=True)
+
+    from pallet.engine import servicer as sv
+    from pallet.engine._store import ContainerStore
+    from pallet.engine._supervisor import Child, sock_address
+    from pallet.engine.containers import ContainerManager, Paths, RuntimeConfig
+    from pallet.engine.system import SystemInfo
+    from pallet.images.client import ImagesClient
+
+    children: list[Child] = []
+    images_addr = args.imagesvc
+    if not images_addr:
+        images_addr = sock_address(exec_root, "imagesvc")
+        argv_img = [sys.executable, "-m", "pallet.images", "--root", data_root, "--address", images_addr]
+        if args.debug:
+            argv_img.append("--debug")
+        child = Child("imagesvc", argv_img, images_addr)
+        try:
+            child.start()
+        except errors.PalletError as exc:
+            logger.error("imagesvc failed to start", error=str(exc))
+            return 1
+        children.append(child)
+
+    images = ImagesClient(images_addr)
+    store = ContainerStore(os.path.join(data_root, "engine", "meta.db"))
+    manager = ContainerManager(
+        store, images, Paths(data_root, exec_root),
+        RuntimeConfig(runtime=args.runtime, cgroup_parent=args.cgroup_parent),
+    )
+    manager.recover()
+
+    info = SystemInfo(manager, args.runtime, data_root, exec_root,
+                      count_images=lambda: len(images.list_images()),
+                      services={"imagesvc": images_addr})
+    server, _health = rpc.make_server(
+        [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System"])
+    sv.register(server, sv.ContainersServicer(manager), sv.ImagesServicer(images, manager),
+                sv.SystemServicer(info))
+    for host in hosts:
+        rpc.listen(server, host)
+    server.start()
+    for host in hosts:
+        rpc.chmod_socket(host)
+    logger.info("palletd started", hosts=hosts, data_root=data_root, exec_root=exec_root,
+                pid=os.getpid())
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    logger.info("palletd shutting down; containers keep running")
+    manager.shutdown()
+    server.stop(2).wait()
+    for child in children:
+        child.stop()
+    store.close()
+    for host in hosts:
+        path = rpc.unix_path(host)
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Thin gRPC servicers over the engine's domain classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+from pallet import errors
+from pallet.engine import system
+from pallet.engine.containers import ContainerManager
+from pallet.engine.v1 import engine_pb2 as pb
+from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
+from pallet.images.v1 import images_pb2 as ipb
+
+_STREAMS = {"stdout": pb.LogEntry.STREAM_STDOUT, "stderr": pb.LogEntry.STREAM_STDERR}
+
+
+class ContainersServicer(pb_grpc.ContainersServicer):
+    def __init__(self, manager: ContainerManager) -> None:
+        self.m = manager
+
+    def Create(self, request: pb.CreateContainerRequest, context: Any) -> pb.CreateContainerResponse:
+        ctr = self.m.create(request.config, request.name)
+        return pb.CreateContainerResponse(id=ctr.id)
+
+    def Start(self, request: pb.StartContainerRequest, context: Any) -> pb.StartContainerResponse:
+        self.m.start(request.id)
+        return pb.StartContainerResponse()
+
+    def Stop(self, request: pb.StopContainerRequest, context: Any) -> pb.StopContainerResponse:
+        self.m.stop(request.id, request.timeout if request.HasField("timeout") else None, request.signal)
+        return pb.StopContainerResponse()
+
+    def Kill(self, request: pb.KillContainerRequest, context: Any) -> pb.KillContainerResponse:
+        self.m.kill(request.id, request.signal)
+        return pb.KillContainerResponse()
+
+    def Remove(self, request: pb.RemoveContainerRequest, context: Any) -> pb.RemoveContainerResponse:
+        self.m.remove(request.id, request.force)
+        return pb.RemoveContainerResponse()
+
+    def Wait(self, request: pb.WaitContainerRequest, context: Any) -> pb.WaitContainerResponse:
+        code, err = self.m.wait(request.id, request.condition, alive=context.is_active)
+        return pb.WaitContainerResponse(exit_code=code, error=err)
+
+    def List(self, request: pb.ListContainersRequest, context: Any) -> pb.ListContainersResponse:
+        return pb.ListContainersResponse(
+            containers=self.m.list(request.all, list(request.filters), request.limit))
+
+    def Inspect(self, request: pb.InspectContainerRequest, context: Any) -> pb.Container:
+        return self.m.inspect(request.id)
+
+    def Logs(self, request: pb.LogsRequest, context: Any) -> Iterator[pb.LogEntry]:
+        for e in self.m.logs(request, alive=context.is_active):
+            entry = pb.LogEntry(stream=_STREAMS.get(e.stream, pb.LogEntry.STREAM_STDOUT), data=e.data)
+            entry.time.FromNanoseconds(e.time_ns)
+            yield entry
+
+
+    def Attach(self, request: pb.AttachRequest, context: Any) -> Iterator[pb.AttachResponse]:
+        for item in self.m.attach(request, alive=context.is_active):
+            if item is None:
+                yield pb.AttachResponse()
+            elif isinstance(item, tuple):
+                yield pb.AttachResponse(exit=pb.WaitContainerResponse(exit_code=item[0], error=item[1]))
+            else:
+                entry = pb.LogEntry(stream=_STREAMS.get(item.stream, pb.LogEntry.STREAM_STDOUT),
+                                    data=item.data)
+                entry.time.FromNanoseconds(item.time_ns)
+                yield pb.AttachResponse(output=entry)
+
+
+class ImagesServicer(pb_grpc.ImagesServicer):
+    """Image calls go to imagesvc; the engine adds what only it knows (containers)."""
+
+    def __init__(self, images: Any, manager: ContainerManager) -> None:
+        self.images = images
+        self.m = manager
+
+    def List(self, request: ipb.ListImagesRequest, context: Any) -> ipb.ListImagesResponse:
+        return self.images.images.List(request)
+
+    def Inspect(self, request: ipb.GetImageRequest, context: Any) -> ipb.Image:
+        return self.images.images.Get(request)
+
+    def Remove(self, request: pb.RemoveImageRequest, context: Any) -> ipb.DeleteImageResponse:
+        image = self.images.images.Get(ipb.GetImageRequest(ref=request.ref))
+        users = [c for c in self.m.store.all() if c.image_id == image.id]
+        if users and not request.force:
+            by_id = request.ref.removeprefix("sha256:") and image.id.removeprefix("sha256:").startswith(
+                request.ref.removeprefix("sha256:"))
+            what = "delete " + image.id.removeprefix("sha256:")[:12] if by_id else (
+                f'remove repository reference "{request.ref}"')
+            verb = "stopped" if all(c.state.pid == 0 for c in users) else "running"
+            raise errors.FailedPrecondition(
+                f"conflict: unable to {what} (must force) - container {users[0].id[:12]} "
+                f"is using its referenced image {image.id.removeprefix('sha256:')[:12]}"
+                + ("" if verb == "stopped" else " (container is running)"))
+        return self.images.images.Delete(ipb.DeleteImageRequest(ref=request.ref, force=request.force))
+
+    def Tag(self, request: ipb.TagImageRequest, context: Any) -> ipb.TagImageResponse:
+        return self.images.images.Tag(request)
+
+    def Import(self, request_iterator: Iterator[ipb.ImportImageRequest], context: Any) -> ipb.ImportImageResponse:
+        return self.images.images.Import(request_iterator)
+
+    def Load(self, request_iterator: Iterator[ipb.LoadImageRequest], context: Any) -> ipb.LoadImageResponse:
+        return self.images.images.Load(request_iterator)
+
+    def Save(self, request: ipb.SaveImagesRequest, context: Any) -> Iterator[ipb.DataChunk]:
+        stream = self.images.images.Save(request)
+        context.add_callback(stream.cancel)
+        yield from stream
+
+
+class SystemServicer(pb_grpc.SystemServicer):
+    def __init__(self, info: system.SystemInfo) -> None:
+        self.info = info
+
+    def Version(self, request: pb.VersionRequest, context: Any) -> pb.VersionResponse:
+        return self.info.version()
+
+    def Info(self, request: pb.InfoRequest, context: Any) -> pb.InfoResponse:
+        return self.info.info()
+
+
+def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,
+             system_: SystemServicer) -> None:
+    pb_grpc.add_ContainersServicer_to_server(containers, server)
+    pb_grpc.add_ImagesServicer_to_server(images, server)
+    pb_grpc.add_SystemServicer_to_server(system_, server)

@@ -1,0 +1,58 @@
+"""Fixtures: a real palletd on temporary roots, and a busybox base image."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+from mkrootfs import write_busybox_rootfs  # noqa: E402
+
+from tests import _host  # noqa: E402
+from tests._engine import Engine, make_engine  # noqa: E402
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if shutil.which("runc") is None:
+        pytest.skip("needs runc")
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("rootfs") / "busybox.tar")
+    write_busybox_rootfs(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(busybox_tar: str) -> Iterator[Engine]:
+    """One palletd for the integration tests, with busybox:latest imported."""
+    _need_root()
+    eng = make_engine()
+    try:
+        eng.start()
+        eng.ctl("import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
+        yield eng
+    finally:
+        eng.stop()
+        _host.teardown_roots(eng.tmp, os.path.join(eng.exec_root, "runc"), eng.cgroup_parent)
+
+
+@pytest.fixture
+def fresh_engine(busybox_tar: str) -> Iterator[Engine]:
+    """A palletd of the test's own, for tests that restart or break it."""
+    _need_root()
+    eng = make_engine()
+    try:
+        eng.start()
+        eng.ctl("import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
+        yield eng
+    finally:
+        eng.stop()
+        _host.teardown_roots(eng.tmp, os.path.join(eng.exec_root, "runc"), eng.cgroup_parent)
