@@ -1,0 +1,144 @@
+"""pallet-shim's command line.
+
+    pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
+                      --log-path FILE [--debug]
+
+`start` forks: the child detaches (setsid) and becomes the long-lived shim
+(pallet.shim.server); this process waits for it to report and prints one JSON
+line — {"pid", "shim_pid", "address"} and exit 0, or {"error"} and exit 1
+once everything the start did has been undone and the shim is gone.
+
+Only os and sys are imported up front; the shim's modules load in the child.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """\
+usage: pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
+                         --log-path FILE [--debug]
+
+Start a container through its OCI runtime and keep a shim serving it on
+DIR/shim.sock. Prints {"pid", "shim_pid", "address"} on success or
+{"error"} (exit status 1) on failure, as one JSON line.
+
+options:
+  --id ID             container id (the runtime's name for it)
+  --bundle DIR        OCI bundle: config.json, optional mounts.json
+  --runtime PATH      OCI runtime binary (default: runc)
+  --runtime-root DIR  the runtime's state directory (runc --root)
+  --log-path FILE     container log, Docker json-file format (appended)
+  --debug             detailed shim log in DIR/shim.log
+"""
+
+_VALUE_OPTS = ("id", "bundle", "runtime", "runtime-root", "log-path")
+_REQUIRED = ("id", "bundle", "runtime-root", "log-path")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_start(argv: list[str]) -> dict[str, object]:
+    """Options of `start` as a dict keyed by option name without dashes."""
+    opts: dict[str, object] = {"runtime": "runc", "debug": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise UsageError(f"unexpected argument: {arg}")
+        name, eq, value = arg[2:].partition("=")
+        if name == "debug" and not eq:
+            opts["debug"] = True
+        elif name in _VALUE_OPTS:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"--{name} needs a value")
+                value = argv[i]
+            opts[name] = value
+        else:
+            raise UsageError(f"unknown option: --{name}")
+        i += 1
+    missing = [f"--{n}" for n in _REQUIRED if not opts.get(n)]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}")
+    return opts
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def start(opts: dict[str, object]) -> int:
+    import json
+
+    bundle = os.path.abspath(str(opts["bundle"]))
+    if not os.path.isfile(os.path.join(bundle, "config.json")):
+        print(json.dumps({"error": f"{bundle}/config.json: no such file"}), flush=True)
+        return 1
+    rfd, wfd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the shim
+        code = 1
+        try:
+            os.close(rfd)
+            from pallet.shim import server
+
+            code = server.run(
+                str(opts["id"]), bundle, str(opts["runtime"]),
+                os.path.abspath(str(opts["runtime-root"])),
+                os.path.abspath(str(opts["log-path"])), bool(opts["debug"]), wfd,
+            )
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    data = _read_all(rfd)
+    os.close(rfd)
+    try:
+        reply = json.loads(data.splitlines()[0])
+        if not isinstance(reply, dict):
+            raise ValueError(reply)
+    except (IndexError, ValueError):
+        reply = {"error": f"shim exited without reporting (see {bundle}/shim.log)"}
+    if "error" in reply:
+        os.waitpid(pid, 0)  # it has undone everything and is on its way out
+        print(json.dumps({"error": reply["error"]}), flush=True)
+        return 1
+    print(json.dumps(reply), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 2
+    if argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if argv[0] != "start":
+        sys.stderr.write(f"pallet-shim: unknown command {argv[0]!r}\n{USAGE}")
+        return 2
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        sys.stdout.write(USAGE)
+        return 0
+    try:
+        opts = parse_start(argv[1:])
+    except UsageError as exc:
+        sys.stderr.write(f"pallet-shim: {exc}\n{USAGE}")
+        return 2
+    return start(opts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
