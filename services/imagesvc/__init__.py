@@ -1,1 +1,1 @@
-"""."""
+"""imagesvc: content store, overlayfs snapshots and image records (pallet.images)."""

@@ -1,0 +1,3 @@
+from pallet.images.main import main
+
+raise SystemExit(main())

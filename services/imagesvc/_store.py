@@ -1,0 +1,172 @@
+"""Image records in SQLite (images.db, WAL).
+
+An image is keyed by its ID (the config digest) and points at the manifest it
+was stored with. Names are fully normalized references
+(docker.io/library/busybox:latest) pointing at an image ID. `refs` lists the
+snapshots (chain IDs) and blobs each image holds, so garbage collection can ask
+"is anything still using this?" with one indexed query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pallet import errors
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,
+    manifest_digest TEXT NOT NULL,
+    manifest_media_type TEXT NOT NULL,
+    manifest_size INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    chain_ids TEXT NOT NULL,
+    blobs TEXT NOT NULL,
+    added_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS names (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS names_image ON names(image_id);
+CREATE TABLE IF NOT EXISTS refs (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (image_id, ref)
+);
+CREATE INDEX IF NOT EXISTS refs_ref ON refs(ref);
+"""
+
+
+def snapshot_ref(chain_id: str) -> str:
+    return "snapshot:" + chain_id
+
+
+def blob_ref(digest: str) -> str:
+    return "blob:" + digest
+
+
+@dataclass
+class ImageRecord:
+    id: str
+    manifest_digest: str
+    manifest_media_type: str
+    manifest_size: int
+    size: int
+    chain_ids: list[str]
+    blobs: list[str]
+    added_ns: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+class ImageStore:
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _record(self, db: sqlite3.Connection, row: tuple) -> ImageRecord:
+        rec = ImageRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), row[7])
+        rec.names = [r[0] for r in db.execute("SELECT name FROM names WHERE image_id = ? ORDER BY name", (rec.id,))]
+        return rec
+
+    _COLS = "id, manifest_digest, manifest_media_type, manifest_size, size, chain_ids, blobs, added_ns"
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._COLS} FROM images WHERE id = ?", (image_id,)).fetchone()
+            return None if row is None else self._record(self._db, row)
+
+    def all(self) -> list[ImageRecord]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {self._COLS} FROM images ORDER BY added_ns").fetchall()
+            return [self._record(self._db, r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+
+    def by_name(self, name: str) -> ImageRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT image_id FROM names WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self.get(row[0])
+
+    def search(self, hex_prefix: str) -> list[str]:
+        """Image IDs starting with sha256:<hex_prefix> (the prefix is validated hex)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT id FROM images WHERE substr(id, 8, ?) = ?", (len(hex_prefix), hex_prefix))]
+
+    def referenced(self, ref: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM refs WHERE ref = ? LIMIT 1", (ref,)).fetchone() is not None
+
+    def add(self, items: Iterable[tuple[ImageRecord, Iterable[str]]]) -> list[ImageRecord]:
+        """Insert images (one kept as it is if its ID exists) and point names at them, in one transaction."""
+        items = [(rec, list(names)) for rec, names in items]
+        with self._tx() as db:
+            for rec, names in items:
+                exists = db.execute("SELECT 1 FROM images WHERE id = ?", (rec.id,)).fetchone()
+                if not exists:
+                    db.execute(f"INSERT INTO images ({self._COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                               (rec.id, rec.manifest_digest, rec.manifest_media_type, rec.manifest_size,
+                                rec.size, json.dumps(rec.chain_ids), json.dumps(rec.blobs), time.time_ns()))
+                    refs = {snapshot_ref(c) for c in rec.chain_ids} | {blob_ref(b) for b in rec.blobs}
+                    db.executemany("INSERT INTO refs (image_id, ref) VALUES (?, ?)",
+                                   [(rec.id, r) for r in sorted(refs)])
+                for name in names:
+                    db.execute("INSERT OR REPLACE INTO names (name, image_id) VALUES (?, ?)", (name, rec.id))
+        out = []
+        for rec, _ in items:
+            got = self.get(rec.id)
+            assert got is not None
+            out.append(got)
+        return out
+
+    def tag(self, name: str, image_id: str) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
+                raise errors.NotFound(f"No such image: {image_id}")
+            db.execute("INSERT OR REPLACE INTO names (name, image_id) VALUES (?, ?)", (name, image_id))
+
+    def untag(self, names: Iterable[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM names WHERE name = ?", [(n,) for n in names])
+
+    def delete(self, image_id: str) -> ImageRecord | None:
+        """Remove the image row, its names and refs; returns what was removed."""
+        with self._tx() as db:
+            row = db.execute(f"SELECT {self._COLS} FROM images WHERE id = ?", (image_id,)).fetchone()
+            if row is None:
+                return None
+            rec = self._record(db, row)
+            db.execute("DELETE FROM names WHERE image_id = ?", (image_id,))
+            db.execute("DELETE FROM refs WHERE image_id = ?", (image_id,))
+            db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+        return rec

@@ -1,0 +1,92 @@
+"""pallet-imagesvc: content store, overlayfs snapshotter and image records over gRPC.
+
+    pallet-imagesvc --root DIR --address unix:///PATH.sock [--debug]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import signal
+import stat
+import sys
+import threading
+
+from pallet import log, rpc
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pallet-imagesvc", description="Pallet's image, content and snapshot service.")
+    p.add_argument("--root", default="/var/lib/pallet", help="state directory (default %(default)s)")
+    p.add_argument("--address", default="unix:///run/pallet/imagesvc.sock",
+                   help="gRPC address: unix:///path.sock or host:port (default %(default)s)")
+    p.add_argument("--debug", action="store_true", help="log debug detail")
+    return p.parse_args(argv)
+
+
+def _lock_root(root: str) -> int:
+    """One imagesvc per root: hold an flock on <root>/imagesvc.lock."""
+    fd = os.open(os.path.join(root, "imagesvc.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SystemExit(f"pallet-imagesvc: another imagesvc is running on --root {root}") from None
+    return fd
+
+
+def _listen_atomically(server: object, address: str) -> str | None:
+    """Bind a unix socket under a temporary name; main() renames it once serving."""
+    path = rpc.unix_path(address)
+    if path is None:
+        rpc.listen(server, address)  # type: ignore[arg-type]
+        return None
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    rpc.listen(server, "unix://" + tmp)  # type: ignore[arg-type]
+    return tmp
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log.setup("imagesvc", args.debug)
+    logger = log.get("imagesvc")
+    root = os.path.abspath(args.root)
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    lock_fd = _lock_root(root)
+    final = rpc.unix_path(args.address)
+    if final is not None and os.path.lexists(final) and stat.S_ISSOCK(os.lstat(final).st_mode):
+        os.unlink(final)  # a crashed predecessor's: we hold the root lock, nobody serves it
+
+    from pallet.images import servicer
+    from pallet.images._backend import Backend
+    from pallet.images._images import ImageService
+
+    backend = Backend(root)
+    backend.recover()
+    images = ImageService(backend)
+    server, _health = rpc.make_server(servicer.registrations(backend, images), servicer.SERVICE_NAMES)
+    tmp_sock = _listen_atomically(server, args.address)
+    server.start()
+    if tmp_sock is not None and final is not None:
+        os.chmod(tmp_sock, 0o660)
+        os.replace(tmp_sock, final)  # clients polling for the path can connect once it exists
+    logger.info("imagesvc started", root=root, address=args.address, pid=os.getpid())
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    logger.info("imagesvc shutting down")
+    server.stop(5).wait()
+    backend.close()
+    if final is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(final)
+    os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
