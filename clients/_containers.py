@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -134,10 +135,8 @@ def _attach_and_start(args: argparse.Namespace, cid: str, sig_proxy: bool) -> in
         return _start_error_status(exc)
     if sig_proxy:
         def forward(signum: int, _frame: Any) -> None:
-            try:
+            with contextlib.suppress(grpc.RpcError):
                 c.containers.Kill(pb.KillContainerRequest(id=cid, signal=str(signum)), timeout=5)
-            except grpc.RpcError:
-                pass
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(s, forward)
     for msg in stream:

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
     p.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-    p.add_argument("-f", "--filter", action="append", default=[], help="filter output (name=, id=, label=, status=, ancestor=, exited=)")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="filter output (name=, id=, label=, status=, ancestor=, exited=)")
     p.add_argument("-n", "--last", type=int, default=0, help="show n last created containers")
     p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
     p.add_argument("--format", default="", help="Go-template-like format, e.g. '{{.ID}} {{.Names}}'")
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "import", i.cmd_import, "Import the contents from a tarball to create a filesystem image",
              "palletctl import [OPTIONS] file|- [REPOSITORY[:TAG]]",
-             "examples:\n  palletctl import rootfs.tar myimage:1.0\n  cat rootfs.tar.gz | palletctl import -c 'CMD [\"sh\"]' - base")
+             "examples:\n  palletctl import rootfs.tar myimage:1.0\n"
+             "  cat rootfs.tar.gz | palletctl import -c 'CMD [\"sh\"]' - base")
     p.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction to the image")
     p.add_argument("-m", "--message", default="", help="set a commit message")
     p.add_argument("--platform", default="", help="set platform (os/arch)")

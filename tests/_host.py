@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -60,10 +61,8 @@ def kill_processes_mentioning(text: str) -> None:
         except OSError:
             continue
         if text in cmd:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def remove_cgroup(parent: str) -> None:

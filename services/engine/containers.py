@@ -8,6 +8,7 @@ happens on a condition variable without holding any of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -287,10 +288,8 @@ class ContainerManager:
         bundle = self.paths.bundle(ctr.id)
         if os.path.isdir(bundle):
             for leftover in ("exit.json", "init.pid", "shim.pid", "shim.sock"):
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(bundle, leftover))
-                except FileNotFoundError:
-                    pass
         os.makedirs(os.path.join(bundle, "rootfs"), mode=0o711, exist_ok=True)
         mounts = self.images.mounts(ctr.id)
         dirs = _rootfs.layer_dirs([(m.type, m.source, list(m.options)) for m in mounts])
@@ -453,10 +452,8 @@ class ContainerManager:
         self.log.info("container removed", id=cid)
 
     def _remove_snapshot(self, cid: str) -> None:
-        try:
+        with contextlib.suppress(errors.NotFound):
             self.images.remove_snapshot(cid)
-        except errors.NotFound:
-            pass
 
     # -- wait --------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import signal
@@ -112,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for host in hosts:
         path = rpc.unix_path(host)
         if path:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            except FileNotFoundError:
-                pass
     os.close(lock_fd)
     return 0
 

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-
 from pallet import errors, signals
 from pallet.client import _format
 from pallet.client._inspect import render, rfc3339
