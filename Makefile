@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEBS   := runc busybox-static iptables iproute2 python3-venv
 
-.PHONY: install demo test lint protos clean-demo
+.PHONY: install demo test lint buf-lint protos
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy common services shim clients
+
+# buf (from npm) checks the protos; not part of `make test`.
+buf-lint:
+	npx --yes @bufbuild/buf lint
 
 protos: install
 	$(PY) tools/genprotos.py

@@ -190,3 +190,21 @@ def test_daemon_restart_keeps_containers(fresh_engine: Engine) -> None:
     assert inspect(eng, "survivor")["State"]["Status"] == "exited"
     assert not os.path.exists(f"/proc/{pid}")
     eng.ctl("rm", "survivor", check=True)
+
+
+def test_not_executable_is_126(engine: Engine) -> None:
+    res = engine.ctl("run", "--rm", "busybox", "/etc/passwd")
+    assert res.returncode == 126, res.stderr
+    assert "permission denied" in res.stderr.lower()
+
+
+def test_network_host_and_none(engine: Engine) -> None:
+    with open("/proc/net/dev") as f:
+        host_ifaces = {line.split(":")[0].strip() for line in f.readlines()[2:]}
+    res = engine.ctl("run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev", check=True)
+    ifaces = {line.split(":")[0].strip() for line in res.stdout.splitlines()[2:]}
+    assert ifaces == host_ifaces
+    res = engine.ctl("run", "--rm", "--network", "none", "busybox", "cat", "/etc/hosts", check=True)
+    assert "localhost" in res.stdout
+    res = engine.ctl("run", "--rm", "--network", "nosuchnet", "busybox", "true")
+    assert res.returncode == 125 and "nosuchnet" in res.stderr
