@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pallet.client.sdk import Client, default_host
+from pallet.client import default_host
+
+if TYPE_CHECKING:
+    from pallet.client.sdk import Client
 
 _clients: dict[str, Client] = {}
 
 
 def client(args: argparse.Namespace) -> Client:
+    """The SDK client for --host (grpc loads here, not for --help)."""
+    from pallet.client.sdk import Client
+
     host = args.host or default_host()
     if host not in _clients:
         _clients[host] = Client(host)
     return _clients[host]
+
+
+def close_all() -> None:
+    for c in _clients.values():
+        c.close()
+    _clients.clear()
 
 
 def describe_error(exc: BaseException, host: str | None) -> str | None:

@@ -139,14 +139,19 @@ def _attach_and_start(args: argparse.Namespace, cid: str, sig_proxy: bool) -> in
                 c.containers.Kill(pb.KillContainerRequest(id=cid, signal=str(signum)), timeout=5)
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(s, forward)
+    exit_status = None
+    # Read to the end of the stream (it closes right after the exit message):
+    # leaving a gRPC stream half-read makes the interpreter's exit wait on it.
     for msg in stream:
         if msg.HasField("output"):
             _write_entry(msg.output)
         elif msg.HasField("exit"):
             if msg.exit.error:
                 print(f"palletctl: {msg.exit.error}", file=sys.stderr)
-            return int(msg.exit.exit_code)
-    raise CLIError("palletctl: lost the connection to the daemon before the container exited")
+            exit_status = int(msg.exit.exit_code)
+    if exit_status is None:
+        raise CLIError("palletctl: lost the connection to the daemon before the container exited")
+    return exit_status
 
 
 def cmd_run(args: argparse.Namespace) -> int:

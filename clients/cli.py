@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(message, file=sys.stderr)
         return 125
+    finally:
+        if "pallet.client._conn" in sys.modules:
+            sys.modules["pallet.client._conn"].close_all()
 
 
 if __name__ == "__main__":

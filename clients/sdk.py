@@ -7,16 +7,11 @@
 
 from __future__ import annotations
 
-import os
-
 from pallet import rpc
+from pallet.client import DEFAULT_HOST, default_host
 from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
 
-DEFAULT_HOST = "unix:///run/pallet/pallet.sock"
-
-
-def default_host() -> str:
-    return os.environ.get("PALLET_HOST") or DEFAULT_HOST
+__all__ = ["DEFAULT_HOST", "Client", "default_host"]
 
 
 class Client:

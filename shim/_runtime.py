@@ -84,18 +84,20 @@ class Runtime:
         except OSError:
             return 0
 
-    def run(self, *args: str, stdout: int | None = None, stderr: int | None = None) -> str | None:
+    def run(self, *args: str, stdin: int | None = None, stdout: int | None = None,
+            stderr: int | None = None) -> str | None:
         """Run a runtime command; None on success, else its trimmed error message.
 
-        With stdout/stderr given (the container's pipes for `create`) runc's own
-        stderr is not ours to read, so the error comes from its json log.
+        With stdout/stderr given (the container's pipes for `create` / `exec`)
+        runc's own stderr is not ours to read, so the error comes from its json
+        log. stdin defaults to /dev/null.
         """
         argv = self.argv(*args)
         offset = self._offset()
         capture = stderr is None
         try:
             proc = subprocess.run(
-                argv, stdin=subprocess.DEVNULL,
+                argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=subprocess.DEVNULL if stdout is None else stdout,
                 stderr=subprocess.PIPE if capture else stderr,
                 check=False,

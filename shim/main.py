@@ -1,12 +1,14 @@
 """pallet-shim's command line.
 
     pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
-                      --log-path FILE [--debug]
+                      --log-path FILE [--create-only] [--stdin] [--debug]
 
 `start` forks: the child detaches (setsid) and becomes the long-lived shim
 (pallet.shim.server); this process waits for it to report and prints one JSON
 line — {"pid", "shim_pid", "address"} and exit 0, or {"error"} and exit 1
-once everything the start did has been undone and the shim is gone.
+once everything the start did has been undone and the shim is gone. With
+--create-only the container is left CREATED (`runc create` only) and the
+shim's Start method runs it.
 
 Only os and sys are imported up front; the shim's modules load in the child.
 """
@@ -18,7 +20,7 @@ import sys
 
 USAGE = """\
 usage: pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
-                         --log-path FILE [--debug]
+                         --log-path FILE [--create-only] [--stdin] [--debug]
 
 Start a container through its OCI runtime and keep a shim serving it on
 DIR/shim.sock. Prints {"pid", "shim_pid", "address"} on success or
@@ -30,11 +32,16 @@ options:
   --runtime PATH      OCI runtime binary (default: runc)
   --runtime-root DIR  the runtime's state directory (runc --root)
   --log-path FILE     container log, Docker json-file format (appended)
+  --create-only       `runc create` only: the container stays CREATED until the
+                      shim's Start method is called
+  --stdin             give the container a stdin the shim holds (a pipe, or the
+                      terminal with process.terminal); default /dev/null
   --debug             detailed shim log in DIR/shim.log
 """
 
 _VALUE_OPTS = ("id", "bundle", "runtime", "runtime-root", "log-path")
 _REQUIRED = ("id", "bundle", "runtime-root", "log-path")
+_FLAGS = ("debug", "create-only", "stdin")
 
 
 class UsageError(Exception):
@@ -42,7 +49,10 @@ class UsageError(Exception):
 
 
 def parse_start(argv: list[str]) -> dict[str, object]:
-    """Options of `start` as a dict keyed by option name without dashes."""
+    """Options of `start` as a dict keyed by option name without dashes.
+
+    --create-only and --stdin appear (as True) only when given.
+    """
     opts: dict[str, object] = {"runtime": "runc", "debug": False}
     i = 0
     while i < len(argv):
@@ -50,8 +60,8 @@ def parse_start(argv: list[str]) -> dict[str, object]:
         if not arg.startswith("--"):
             raise UsageError(f"unexpected argument: {arg}")
         name, eq, value = arg[2:].partition("=")
-        if name == "debug" and not eq:
-            opts["debug"] = True
+        if name in _FLAGS and not eq:
+            opts[name] = True
         elif name in _VALUE_OPTS:
             if not eq:
                 i += 1
@@ -98,6 +108,7 @@ def start(opts: dict[str, object]) -> int:
                 str(opts["id"]), bundle, str(opts["runtime"]),
                 os.path.abspath(str(opts["runtime-root"])),
                 os.path.abspath(str(opts["log-path"])), bool(opts["debug"]), wfd,
+                create_only=bool(opts.get("create-only")), stdin=bool(opts.get("stdin")),
             )
         finally:
             os._exit(code)

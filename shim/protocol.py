@@ -1,13 +1,31 @@
 """The shim's wire format: ttrpc-style frames over a unix stream socket.
 
 Every frame is a 10-byte big-endian header `>IIBB` — payload length, stream
-id, message type (1 request, 2 response), flags (0) — followed by the
+id, message type (1 request, 2 response, 3 data), flags — followed by the
 payload. A request payload is a serialized `pallet.shim.v1.Request`
 {service="pallet.shim.v1.Task", method, payload=XxxRequest}; a response
 payload is a serialized `pallet.shim.v1.Response` {status{code, message},
 payload=XxxResponse} carrying the stream id of its request. Status codes are
 gRPC code numbers. A connection carries any number of requests; responses may
 come back in any order (a parked Wait does not hold up a later State).
+Request and response frames have flags 0.
+
+Attach streams. Once the shim has answered an `Attach` request with an OK
+response, the connection also carries DATA frames (type 3) whose stream id
+names a stdio stream and whose payload is raw bytes:
+
+    stream 0  client -> shim  stdin bytes for the process (if attached with stdin)
+    stream 1  shim -> client  the process's stdout (with a terminal: the pty's output)
+    stream 2  shim -> client  the process's stderr (never data with a terminal)
+
+Flag 0x1 (FLAG_EOF) on a DATA frame means end of that stream; its payload is
+empty. A client's EOF on stream 0 closes the process's stdin, as CloseIO
+does. When the process's output is done the shim sends EOF on 1 and 2 (those
+the client attached to) and closes the connection. Output fans out to every
+attached connection; one that does not read and lets more than a few MiB pile
+up is dropped, so a slow client never holds up the container. Output made
+while nobody is attached is only in the container's log (init) or lost
+(execs). Requests may still be sent on an attached connection.
 
 This module is only framing (stdlib); the messages live in
 `pallet.shim.v1.shim_pb2`.
@@ -21,6 +39,11 @@ HEADER = struct.Struct(">IIBB")
 HEADER_SIZE = HEADER.size  # 10
 TYPE_REQUEST = 1
 TYPE_RESPONSE = 2
+TYPE_DATA = 3
+FLAG_EOF = 0x1
+STREAM_STDIN = 0
+STREAM_STDOUT = 1
+STREAM_STDERR = 2
 MAX_PAYLOAD = 4 << 20
 SERVICE = "pallet.shim.v1.Task"
 
@@ -29,6 +52,7 @@ OK = 0
 INVALID_ARGUMENT = 3
 DEADLINE_EXCEEDED = 4
 NOT_FOUND = 5
+ALREADY_EXISTS = 6
 FAILED_PRECONDITION = 9
 UNIMPLEMENTED = 12
 INTERNAL = 13
@@ -37,6 +61,15 @@ UNAVAILABLE = 14
 
 class ProtocolError(Exception):
     """The peer sent something that is not a valid frame."""
+
+
+class RpcError(Exception):
+    """A method's failure, answered as Status{code, message}."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def pack(stream_id: int, msg_type: int, payload: bytes, flags: int = 0) -> bytes:

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from pallet import errors, log, rpc
+from pallet import server as server_mod
 
 DEFAULT_HOST = "unix:///run/pallet/pallet.sock"
 
@@ -88,15 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     info = SystemInfo(manager, args.runtime, data_root, exec_root,
                       count_images=lambda: len(images.list_images()),
                       services={"imagesvc": images_addr})
-    server, _health = rpc.make_server(
+    server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System"])
     sv.register(server, sv.ContainersServicer(manager), sv.ImagesServicer(images, manager),
                 sv.SystemServicer(info))
     for host in hosts:
-        rpc.listen(server, host)
+        server_mod.listen(server, host)
     server.start()
     for host in hosts:
-        rpc.chmod_socket(host)
+        server_mod.chmod_socket(host)
     logger.info("palletd started", hosts=hosts, data_root=data_root, exec_root=exec_root,
                 pid=os.getpid())
 

@@ -15,6 +15,7 @@ import sys
 import threading
 
 from pallet import log, rpc
+from pallet import server as server_mod
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,10 +42,10 @@ def _listen_atomically(server: object, address: str) -> str | None:
     """Bind a unix socket under a temporary name; main() renames it once serving."""
     path = rpc.unix_path(address)
     if path is None:
-        rpc.listen(server, address)  # type: ignore[arg-type]
+        server_mod.listen(server, address)  # type: ignore[arg-type]
         return None
     tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    rpc.listen(server, "unix://" + tmp)  # type: ignore[arg-type]
+    server_mod.listen(server, "unix://" + tmp)  # type: ignore[arg-type]
     return tmp
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = Backend(root)
     backend.recover()
     images = ImageService(backend)
-    server, _health = rpc.make_server(servicer.registrations(backend, images), servicer.SERVICE_NAMES)
+    server, _health = server_mod.make_server(servicer.registrations(backend, images), servicer.SERVICE_NAMES)
     tmp_sock = _listen_atomically(server, args.address)
     server.start()
     if tmp_sock is not None and final is not None:

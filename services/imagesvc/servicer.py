@@ -167,7 +167,7 @@ class ImagesServicer(pb_grpc.ImagesServicer):
 
 
 def registrations(backend: Backend, images: ImageService) -> list[tuple[Any, Any]]:
-    """(add_*_to_server, servicer) pairs for pallet.rpc.make_server."""
+    """(add_*_to_server, servicer) pairs for pallet.server.make_server."""
     return [
         (pb_grpc.add_ContentServicer_to_server, ContentServicer(backend)),
         (pb_grpc.add_SnapshotsServicer_to_server, SnapshotsServicer(backend)),

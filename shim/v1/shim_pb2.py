@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pallet/shim/v1/shim.proto\x12\x0epallet.shim.v1\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x07Request\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"C\n\x08Response\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.pallet.shim.v1.Status\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"\x0e\n\x0cStateRequest\"\xea\x01\n\rStateResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x62undle\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12*\n\x06status\x18\x04 \x01(\x0e\x32\x1a.pallet.shim.v1.TaskStatus\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\r\x12-\n\texited_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08shim_pid\x18\x08 \x01(\r\"*\n\x0bKillRequest\x12\x0e\n\x06signal\x18\x01 \x01(\r\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\"\x0e\n\x0cKillResponse\"\r\n\x0bWaitRequest\"R\n\x0cWaitResponse\x12\x13\n\x0b\x65xit_status\x18\x01 \x01(\r\x12-\n\texited_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x0f\n\rDeleteRequest\"a\n\x0e\x44\x65leteResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x02 \x01(\r\x12-\n\texited_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x11\n\x0fShutdownRequest\"\x12\n\x10ShutdownResponse*\x8c\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_CREATED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x17\n\x13TASK_STATUS_STOPPED\x10\x03\x12\x16\n\x12TASK_STATUS_PAUSED\x10\x04\x32\xea\x02\n\x04Task\x12\x44\n\x05State\x12\x1c.pallet.shim.v1.StateRequest\x1a\x1d.pallet.shim.v1.StateResponse\x12\x41\n\x04Kill\x12\x1b.pallet.shim.v1.KillRequest\x1a\x1c.pallet.shim.v1.KillResponse\x12\x41\n\x04Wait\x12\x1b.pallet.shim.v1.WaitRequest\x1a\x1c.pallet.shim.v1.WaitResponse\x12G\n\x06\x44\x65lete\x12\x1d.pallet.shim.v1.DeleteRequest\x1a\x1e.pallet.shim.v1.DeleteResponse\x12M\n\x08Shutdown\x12\x1f.pallet.shim.v1.ShutdownRequest\x1a .pallet.shim.v1.ShutdownResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pallet/shim/v1/shim.proto\x12\x0epallet.shim.v1\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x07Request\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"C\n\x08Response\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.pallet.shim.v1.Status\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\"\x1f\n\x0cStateRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\"\xb0\x02\n\rStateResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x62undle\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\r\x12*\n\x06status\x18\x04 \x01(\x0e\x32\x1a.pallet.shim.v1.TaskStatus\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\r\x12-\n\texited_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08shim_pid\x18\x08 \x01(\r\x12\x0f\n\x07\x65xec_id\x18\t \x01(\t\x12\x12\n\noom_killed\x18\n \x01(\x08\x12\x10\n\x08terminal\x18\x0b \x01(\x08\x12\r\n\x05stdin\x18\x0c \x01(\x08\";\n\x0bKillRequest\x12\x0e\n\x06signal\x18\x01 \x01(\r\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\"\x0e\n\x0cKillResponse\"\x1e\n\x0bWaitRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\"f\n\x0cWaitResponse\x12\x13\n\x0b\x65xit_status\x18\x01 \x01(\r\x12-\n\texited_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\noom_killed\x18\x03 \x01(\x08\"\x0f\n\rDeleteRequest\"u\n\x0e\x44\x65leteResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x02 \x01(\r\x12-\n\texited_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\noom_killed\x18\x04 \x01(\x08\"\x11\n\x0fShutdownRequest\"\x12\n\x10ShutdownResponse\"\x1f\n\x0cStartRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\"\x1c\n\rStartResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\"U\n\x0b\x45xecRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\x12\x14\n\x0cprocess_json\x18\x02 \x01(\x0c\x12\r\n\x05stdin\x18\x03 \x01(\x08\x12\x10\n\x08terminal\x18\x04 \x01(\x08\"\x0e\n\x0c\x45xecResponse\"\'\n\x14\x44\x65leteProcessRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\"h\n\x15\x44\x65leteProcessResponse\x12\x0b\n\x03pid\x18\x01 \x01(\r\x12\x13\n\x0b\x65xit_status\x18\x02 \x01(\r\x12-\n\texited_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x10ResizePtyRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\"\x13\n\x11ResizePtyResponse\"!\n\x0e\x43loseIORequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\"\x11\n\x0f\x43loseIOResponse\"O\n\rAttachRequest\x12\x0f\n\x07\x65xec_id\x18\x01 \x01(\t\x12\r\n\x05stdin\x18\x02 \x01(\x08\x12\x0e\n\x06stdout\x18\x03 \x01(\x08\x12\x0e\n\x06stderr\x18\x04 \x01(\x08\"\x10\n\x0e\x41ttachResponse\"\x0e\n\x0cPauseRequest\"\x0f\n\rPauseResponse\"\x0f\n\rResumeRequest\"\x10\n\x0eResumeResponse*\x8c\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_CREATED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x17\n\x13TASK_STATUS_STOPPED\x10\x03\x12\x16\n\x12TASK_STATUS_PAUSED\x10\x04\x32\xc7\x07\n\x04Task\x12\x44\n\x05State\x12\x1c.pallet.shim.v1.StateRequest\x1a\x1d.pallet.shim.v1.StateResponse\x12\x41\n\x04Kill\x12\x1b.pallet.shim.v1.KillRequest\x1a\x1c.pallet.shim.v1.KillResponse\x12\x41\n\x04Wait\x12\x1b.pallet.shim.v1.WaitRequest\x1a\x1c.pallet.shim.v1.WaitResponse\x12G\n\x06\x44\x65lete\x12\x1d.pallet.shim.v1.DeleteRequest\x1a\x1e.pallet.shim.v1.DeleteResponse\x12M\n\x08Shutdown\x12\x1f.pallet.shim.v1.ShutdownRequest\x1a .pallet.shim.v1.ShutdownResponse\x12\x44\n\x05Start\x12\x1c.pallet.shim.v1.StartRequest\x1a\x1d.pallet.shim.v1.StartResponse\x12\x41\n\x04\x45xec\x12\x1b.pallet.shim.v1.ExecRequest\x1a\x1c.pallet.shim.v1.ExecResponse\x12\\\n\rDeleteProcess\x12$.pallet.shim.v1.DeleteProcessRequest\x1a%.pallet.shim.v1.DeleteProcessResponse\x12P\n\tResizePty\x12 .pallet.shim.v1.ResizePtyRequest\x1a!.pallet.shim.v1.ResizePtyResponse\x12J\n\x07\x43loseIO\x12\x1e.pallet.shim.v1.CloseIORequest\x1a\x1f.pallet.shim.v1.CloseIOResponse\x12G\n\x06\x41ttach\x12\x1d.pallet.shim.v1.AttachRequest\x1a\x1e.pallet.shim.v1.AttachResponse\x12\x44\n\x05Pause\x12\x1c.pallet.shim.v1.PauseRequest\x1a\x1d.pallet.shim.v1.PauseResponse\x12G\n\x06Resume\x12\x1d.pallet.shim.v1.ResumeRequest\x1a\x1e.pallet.shim.v1.ResumeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pallet.shim.v1.shim_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=817
-  _globals['_TASKSTATUS']._serialized_end=957
+  _globals['_TASKSTATUS']._serialized_start=1601
+  _globals['_TASKSTATUS']._serialized_end=1741
   _globals['_REQUEST']._serialized_start=78
   _globals['_REQUEST']._serialized_end=137
   _globals['_STATUS']._serialized_start=139
@@ -41,25 +41,57 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESPONSE']._serialized_start=180
   _globals['_RESPONSE']._serialized_end=247
   _globals['_STATEREQUEST']._serialized_start=249
-  _globals['_STATEREQUEST']._serialized_end=263
-  _globals['_STATERESPONSE']._serialized_start=266
-  _globals['_STATERESPONSE']._serialized_end=500
-  _globals['_KILLREQUEST']._serialized_start=502
-  _globals['_KILLREQUEST']._serialized_end=544
-  _globals['_KILLRESPONSE']._serialized_start=546
-  _globals['_KILLRESPONSE']._serialized_end=560
-  _globals['_WAITREQUEST']._serialized_start=562
-  _globals['_WAITREQUEST']._serialized_end=575
-  _globals['_WAITRESPONSE']._serialized_start=577
-  _globals['_WAITRESPONSE']._serialized_end=659
-  _globals['_DELETEREQUEST']._serialized_start=661
-  _globals['_DELETEREQUEST']._serialized_end=676
-  _globals['_DELETERESPONSE']._serialized_start=678
-  _globals['_DELETERESPONSE']._serialized_end=775
-  _globals['_SHUTDOWNREQUEST']._serialized_start=777
-  _globals['_SHUTDOWNREQUEST']._serialized_end=794
-  _globals['_SHUTDOWNRESPONSE']._serialized_start=796
-  _globals['_SHUTDOWNRESPONSE']._serialized_end=814
-  _globals['_TASK']._serialized_start=960
-  _globals['_TASK']._serialized_end=1322
+  _globals['_STATEREQUEST']._serialized_end=280
+  _globals['_STATERESPONSE']._serialized_start=283
+  _globals['_STATERESPONSE']._serialized_end=587
+  _globals['_KILLREQUEST']._serialized_start=589
+  _globals['_KILLREQUEST']._serialized_end=648
+  _globals['_KILLRESPONSE']._serialized_start=650
+  _globals['_KILLRESPONSE']._serialized_end=664
+  _globals['_WAITREQUEST']._serialized_start=666
+  _globals['_WAITREQUEST']._serialized_end=696
+  _globals['_WAITRESPONSE']._serialized_start=698
+  _globals['_WAITRESPONSE']._serialized_end=800
+  _globals['_DELETEREQUEST']._serialized_start=802
+  _globals['_DELETEREQUEST']._serialized_end=817
+  _globals['_DELETERESPONSE']._serialized_start=819
+  _globals['_DELETERESPONSE']._serialized_end=936
+  _globals['_SHUTDOWNREQUEST']._serialized_start=938
+  _globals['_SHUTDOWNREQUEST']._serialized_end=955
+  _globals['_SHUTDOWNRESPONSE']._serialized_start=957
+  _globals['_SHUTDOWNRESPONSE']._serialized_end=975
+  _globals['_STARTREQUEST']._serialized_start=977
+  _globals['_STARTREQUEST']._serialized_end=1008
+  _globals['_STARTRESPONSE']._serialized_start=1010
+  _globals['_STARTRESPONSE']._serialized_end=1038
+  _globals['_EXECREQUEST']._serialized_start=1040
+  _globals['_EXECREQUEST']._serialized_end=1125
+  _globals['_EXECRESPONSE']._serialized_start=1127
+  _globals['_EXECRESPONSE']._serialized_end=1141
+  _globals['_DELETEPROCESSREQUEST']._serialized_start=1143
+  _globals['_DELETEPROCESSREQUEST']._serialized_end=1182
+  _globals['_DELETEPROCESSRESPONSE']._serialized_start=1184
+  _globals['_DELETEPROCESSRESPONSE']._serialized_end=1288
+  _globals['_RESIZEPTYREQUEST']._serialized_start=1290
+  _globals['_RESIZEPTYREQUEST']._serialized_end=1356
+  _globals['_RESIZEPTYRESPONSE']._serialized_start=1358
+  _globals['_RESIZEPTYRESPONSE']._serialized_end=1377
+  _globals['_CLOSEIOREQUEST']._serialized_start=1379
+  _globals['_CLOSEIOREQUEST']._serialized_end=1412
+  _globals['_CLOSEIORESPONSE']._serialized_start=1414
+  _globals['_CLOSEIORESPONSE']._serialized_end=1431
+  _globals['_ATTACHREQUEST']._serialized_start=1433
+  _globals['_ATTACHREQUEST']._serialized_end=1512
+  _globals['_ATTACHRESPONSE']._serialized_start=1514
+  _globals['_ATTACHRESPONSE']._serialized_end=1530
+  _globals['_PAUSEREQUEST']._serialized_start=1532
+  _globals['_PAUSEREQUEST']._serialized_end=1546
+  _globals['_PAUSERESPONSE']._serialized_start=1548
+  _globals['_PAUSERESPONSE']._serialized_end=1563
+  _globals['_RESUMEREQUEST']._serialized_start=1565
+  _globals['_RESUMEREQUEST']._serialized_end=1580
+  _globals['_RESUMERESPONSE']._serialized_start=1582
+  _globals['_RESUMERESPONSE']._serialized_end=1598
+  _globals['_TASK']._serialized_start=1744
+  _globals['_TASK']._serialized_end=2711
 # @@protoc_insertion_point(module_scope)

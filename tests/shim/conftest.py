@@ -20,6 +20,7 @@ import tarfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pallet.shim import _mount
@@ -112,11 +113,16 @@ class Box:
     # -- setup ---------------------------------------------------------------
 
     def write(self, args: list[str], *, pid_ns: bool = True, readonly: bool = True,
-              mounts: list[dict] | None = None) -> None:
+              mounts: list[dict] | None = None, terminal: bool = False,
+              memory: int | None = None) -> None:
         spec = copy.deepcopy(self.base_spec)
         spec["process"]["args"] = args
+        spec["process"]["terminal"] = terminal
         spec["root"] = {"path": "rootfs", "readonly": readonly}
         spec["linux"]["cgroupsPath"] = f"/{self.cgroup_parent}/{self.id}"
+        if memory is not None:
+            spec["linux"].setdefault("resources", {})["memory"] = {"limit": memory,
+                                                                  "swap": memory}
         if not pid_ns:
             spec["linux"]["namespaces"] = [
                 n for n in spec["linux"]["namespaces"] if n["type"] != "pid"]
@@ -125,13 +131,14 @@ class Box:
             mounts = [{"type": "bind", "source": str(self.rootfs), "options": ["rbind", "ro"]}]
         (self.bundle / "mounts.json").write_text(json.dumps(mounts))
 
-    def start(self, args: list[str] | None = None, **kw: object) -> dict:
+    def start(self, args: list[str] | None = None, *, create_only: bool = False,
+              stdin: bool = False, **kw: Any) -> dict:
         if args is not None:
             self.write(args, **kw)
         try:
             reply = start_shim(self.id, str(self.bundle), runtime=RUNC,
                                runtime_root=str(self.runtime_root), log_path=str(self.log_path),
-                               debug=True, timeout=20)
+                               debug=True, timeout=20, create_only=create_only, stdin=stdin)
         finally:
             self._note_pids()
         self.shim_pids.add(reply["shim_pid"])
@@ -144,6 +151,12 @@ class Box:
 
     def client(self, timeout: float | None = 10.0) -> ShimClient:
         return ShimClient(str(self.bundle / "shim.sock"), timeout=timeout)
+
+    def process(self, args: list[str], **overrides: object) -> dict:
+        """An exec's OCI process object, shaped like the container's own."""
+        proc = copy.deepcopy(self.base_spec["process"])
+        proc.update(args=args, **overrides)
+        return proc
 
     # -- inspection ------------------------------------------------------------
 
@@ -180,6 +193,7 @@ class Box:
                 wait_gone(pid)
         for cid in self.runc_ids():
             root = ["--root", str(self.runtime_root)]
+            subprocess.run([RUNC, *root, "resume", cid], capture_output=True, check=False)
             subprocess.run([RUNC, *root, "kill", "--all", cid, "KILL"],
                            capture_output=True, check=False)
             subprocess.run([RUNC, *root, "delete", "--force", cid],

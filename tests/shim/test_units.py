@@ -113,3 +113,122 @@ def test_shim_imports_stay_lean() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_data_frames_and_eof_flag() -> None:
+    frame = protocol.pack(protocol.STREAM_STDERR, protocol.TYPE_DATA, b"", protocol.FLAG_EOF)
+    assert frame == bytes([0, 0, 0, 0, 0, 0, 0, 2, 3, 1])
+    assert protocol.Decoder().feed(frame) == [(2, 3, 1, b"")]
+
+
+def test_start_flags() -> None:
+    opts = parse_start(["--id", "c", "--bundle", "/b", "--runtime-root", "/r", "--log-path", "/l",
+                        "--create-only", "--stdin"])
+    assert opts["create-only"] is True and opts["stdin"] is True
+    argv = start_command("c1", "/b", runtime_root="/r", log_path="/l", argv_prefix=["shim"],
+                         create_only=True, stdin=True)
+    assert argv[-2:] == ["--create-only", "--stdin"]
+
+
+def test_exec_ids_and_start_exit_status() -> None:
+    from pallet.shim._exec import start_exit_status, valid_exec_id
+
+    assert all(valid_exec_id(x) for x in ("e1", "exec-1.2_x", "A" * 128))
+    assert not any(valid_exec_id(x) for x in ("", ".hidden", "../x", "a/b", "é", "A" * 129, "a b"))
+    assert start_exit_status('exec: "nope": executable file not found in $PATH') == 127
+    assert start_exit_status("exec: /etc: permission denied") == 126
+    assert start_exit_status("something else") == 128
+
+
+def test_oom_file_and_count(tmp_path) -> None:  # noqa: ANN001
+    from pallet.shim import _cgroup
+
+    v1 = tmp_path / "v1"
+    d = v1 / "memory" / "parent" / "ctr"
+    d.mkdir(parents=True)
+    (d / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    where = _cgroup.oom_file("/parent/ctr", root=str(v1))
+    assert where == (str(d / "memory.oom_control"), "oom_kill")
+    assert _cgroup.oom_kills(where) == 2
+    assert _cgroup.oom_kills(_cgroup.oom_file("/parent/missing", root=str(v1))) == 0
+    v2 = tmp_path / "v2"
+    d2 = v2 / "system.slice" / "pallet-c1.scope"
+    d2.mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("memory\n")
+    (d2 / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    where = _cgroup.oom_file("system.slice:pallet:c1", root=str(v2))
+    assert where == (str(d2 / "memory.events"), "oom_kill") and _cgroup.oom_kills(where) == 1
+    assert _cgroup._systemd_path("user-1000.slice:p:x") == "user.slice/user-1000.slice/p-x.scope"
+    assert _cgroup.oom_file("", root=str(tmp_path / "none")) is None
+    own = _cgroup._from_proc(os.getpid(), v1=True).rstrip("/")
+    rel = _cgroup.oom_file("rel/c", root=str(v1))
+    assert rel is not None and rel[0] == str(v1 / "memory") + f"{own}/rel/c/memory.oom_control"
+    # no cgroupsPath: the process's own cgroup
+    mine = _cgroup._from_proc(os.getpid(), v1=os.path.isdir("/sys/fs/cgroup/memory"))
+    assert mine.startswith("/")
+
+
+def test_console_socket_receives_the_master(tmp_path) -> None:  # noqa: ANN001
+    import socket
+
+    from pallet.shim import _tty
+
+    long_dir = tmp_path / ("d" * 100)
+    long_dir.mkdir()
+    for bundle in (tmp_path, long_dir):
+        master, slave = os.openpty()
+        try:
+            with _tty.ConsoleSocket(str(bundle)) as cs:
+                assert (bundle == long_dir) == (not cs.path.startswith(str(bundle)))
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(cs.path)
+                    socket.send_fds(s, [b"/dev/pts/9"], [master])
+                got = cs.receive(timeout=2)
+            try:
+                assert not os.get_inheritable(got) and not os.get_blocking(got)
+                _tty.set_winsize(got, 132, 43)
+                import fcntl
+                import struct
+                import termios
+
+                rows, cols, _, _ = struct.unpack(
+                    "HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))
+                assert (rows, cols) == (43, 132)
+                assert _tty.eof_char(got) == b"\x04"
+            finally:
+                os.close(got)
+            assert not os.path.exists(cs.path)
+            if cs.tmpdir:
+                assert not os.path.exists(cs.tmpdir)
+        finally:
+            os.close(master)
+            os.close(slave)
+    with _tty.ConsoleSocket(str(tmp_path)) as cs, pytest.raises(OSError):
+        cs.receive(timeout=0.05)
+
+
+def test_attachment_reads_frames_and_sends_stdin() -> None:
+    import socket
+
+    from pallet.shim.client import Attachment
+
+    a, b = socket.socketpair()
+    att = Attachment(a, "test")
+    b.sendall(protocol.pack(1, protocol.TYPE_DATA, b"out")
+              + protocol.pack(7, protocol.TYPE_RESPONSE, b"")  # not data: skipped
+              + protocol.pack(2, protocol.TYPE_DATA, b"", protocol.FLAG_EOF))
+    assert att.recv() == (1, b"out")
+    assert att.recv() == (2, None)
+    att.send_stdin(b"in")
+    att.close_stdin()
+    dec = protocol.Decoder()
+    frames: list = []
+    while len(frames) < 2:
+        frames += dec.feed(b.recv(100))
+    assert frames == [(0, 3, 0, b"in"), (0, 3, 1, b"")]
+    b.close()
+    assert att.recv() == (None, None)
+    assert att.recv() == (None, None)
+    att.close()
+    with pytest.raises(errors.Unavailable):
+        att.send_stdin(b"late")
