@@ -30,6 +30,10 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
     p.add_argument("--stop-signal", default="", help="signal to stop the container")
     p.add_argument("--stop-timeout", type=int, default=None, help="timeout (in seconds) to stop a container")
+    p.add_argument("--restart", default="no", help="restart policy: no, always, on-failure[:N], unless-stopped")
+    p.add_argument("--log-driver", default="", help="logging driver: json-file (default) or none")
+    p.add_argument("--log-opt", action="append", default=[], help="log driver options (max-size=10m, max-file=3)")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
     p.add_argument("--help", action="help", help="show this help message and exit")
 
 
@@ -82,6 +86,18 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
             cfg.entrypoint.append(args.entrypoint)
     if args.stop_timeout is not None:
         cfg.stop_timeout = args.stop_timeout
+    name, _, count = args.restart.partition(":")
+    if count and not count.isdigit():
+        raise CLIError(f"palletctl: invalid restart policy '{args.restart}'")
+    cfg.restart_policy.name = name
+    cfg.restart_policy.maximum_retry_count = int(count or 0)
+    cfg.log_config.type = args.log_driver
+    for opt in args.log_opt:
+        k, sep, v = opt.partition("=")
+        if not sep:
+            raise CLIError(f"palletctl: invalid log opt '{opt}': expected key=value")
+        cfg.log_config.config[k] = v
+    cfg.detach_keys = args.detach_keys
     return cfg
 
 
@@ -119,39 +135,42 @@ def _write_entry(entry: Any, timestamps: bool = False) -> None:
     out.flush()
 
 
-def _attach_and_start(args: argparse.Namespace, cid: str, sig_proxy: bool) -> int:
-    """Attach to the output, start the container, stream until it exits."""
+def _attach_and_start(args: argparse.Namespace, cid: str, sig_proxy: bool, tty: bool = False,
+                      interactive: bool = False, start: bool = True) -> int:
+    """Attach to the container's stdio, start it, relay until it exits."""
     import grpc
+    from pallet.client._io import Relay
     from pallet.engine.v1 import engine_pb2 as pb
 
     c = client(args)
-    stream = c.containers.Attach(pb.AttachRequest(id=cid, stdout=True, stderr=True))
-    next(stream)  # attached: nothing the container writes can be missed now
+    first = pb.AttachRequest(id=cid, stdin=interactive, stdout=True, stderr=True,
+                             detach_keys=getattr(args, "detach_keys", ""))
+    if tty:
+        from pallet.client._io import terminal_size
+
+        w, h = terminal_size()
+        if w and h:
+            first.resize.CopyFrom(pb.TtySize(width=w, height=h))
+    relay = Relay(first, tty, interactive)
+    stream = c.containers.Attach(relay.requests())
+
+    def start_it() -> None:
+        if start:
+            c.containers.Start(pb.StartContainerRequest(id=cid))
+        if sig_proxy and not tty:
+            def forward(signum: int, _frame: Any) -> None:
+                with contextlib.suppress(grpc.RpcError):
+                    c.containers.Kill(pb.KillContainerRequest(id=cid, signal=str(signum)), timeout=5)
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+                signal.signal(s, forward)
+
     try:
-        c.containers.Start(pb.StartContainerRequest(id=cid))
+        status = relay.run(stream, after_ack=start_it)
     except grpc.RpcError as exc:
         stream.cancel()
         print(describe_error(exc, args.host), file=sys.stderr)
         return _start_error_status(exc)
-    if sig_proxy:
-        def forward(signum: int, _frame: Any) -> None:
-            with contextlib.suppress(grpc.RpcError):
-                c.containers.Kill(pb.KillContainerRequest(id=cid, signal=str(signum)), timeout=5)
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-            signal.signal(s, forward)
-    exit_status = None
-    # Read to the end of the stream (it closes right after the exit message):
-    # leaving a gRPC stream half-read makes the interpreter's exit wait on it.
-    for msg in stream:
-        if msg.HasField("output"):
-            _write_entry(msg.output)
-        elif msg.HasField("exit"):
-            if msg.exit.error:
-                print(f"palletctl: {msg.exit.error}", file=sys.stderr)
-            exit_status = int(msg.exit.exit_code)
-    if exit_status is None:
-        raise CLIError("palletctl: lost the connection to the daemon before the container exited")
-    return exit_status
+    return 0 if status is None else status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -168,7 +187,49 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _start_error_status(exc)
         print(cid)
         return 0
-    return _attach_and_start(args, cid, args.sig_proxy == "true")
+    return _attach_and_start(args, cid, args.sig_proxy == "true", tty=args.tty, interactive=args.interactive)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    ctr = client(args).containers.Inspect(pb.InspectContainerRequest(id=args.container))
+    interactive = ctr.config.open_stdin and not args.no_stdin
+    return _attach_and_start(args, ctr.id, args.sig_proxy == "true", tty=ctr.config.tty,
+                             interactive=interactive, start=False)
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    import grpc
+    from pallet.client._io import Relay
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    c = client(args)
+    env = []
+    for item in args.env:
+        key, sep, _ = item.partition("=")
+        env.append(item if sep else f"{key}={os.environ.get(key, '')}")
+    for path in args.env_file:
+        env.extend(_read_env_file(path))
+    res = c.containers.ExecCreate(pb.ExecCreateRequest(
+        container_id=args.container, cmd=args.cmd, env=env, user=args.user, working_dir=args.workdir,
+        tty=args.tty, attach_stdin=args.interactive and not args.detach, privileged=args.privileged,
+        detach_keys=args.detach_keys))
+    attached = not args.detach
+    relay = Relay(pb.AttachRequest(id=res.id, stdin=args.interactive and attached, stdout=attached,
+                                   stderr=attached, detach_keys=args.detach_keys),
+                  args.tty, args.interactive and attached)
+    stream = c.containers.ExecStart(relay.requests())
+    try:
+        if not attached:
+            for _ in stream:
+                pass
+            return 0
+        status = relay.run(stream)
+    except grpc.RpcError as exc:
+        print(describe_error(exc, args.host), file=sys.stderr)
+        return _start_error_status(exc)
+    return 0 if status is None else status
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -216,13 +277,54 @@ def cmd_restart(args: argparse.Namespace) -> int:
     from pallet.engine.v1 import engine_pb2 as pb
 
     def restart(c: Any, ref: str) -> None:
-        req = pb.StopContainerRequest(id=ref)
+        req = pb.RestartContainerRequest(id=ref)
         if args.time is not None:
             req.timeout = args.time
-        c.containers.Stop(req)
-        c.containers.Start(pb.StartContainerRequest(id=ref))
+        c.containers.Restart(req)
 
     return _each(args, args.containers, restart)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    return _each(args, args.containers, lambda c, ref: c.containers.Pause(pb.PauseContainerRequest(id=ref)))
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    return _each(args, args.containers, lambda c, ref: c.containers.Unpause(pb.UnpauseContainerRequest(id=ref)))
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    client(args).containers.Rename(pb.RenameContainerRequest(id=args.container, new_name=args.new_name))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from pallet.client._inspect import render, rfc3339
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    req = pb.EventsRequest(filters=args.filter)
+    if args.since:
+        req.since.FromNanoseconds(_parse_time(args.since))
+    if args.until:
+        req.until.FromNanoseconds(_parse_time(args.until))
+    for ev in client(args).system.Events(req):
+        attrs = dict(ev.attributes)
+        if args.format:
+            obj = {"Type": ev.type, "Action": ev.action, "ID": ev.id, "Status": ev.action,
+                   "Actor": {"ID": ev.id, "Attributes": attrs}, "Time": ev.time.seconds,
+                   "TimeNano": ev.time.ToNanoseconds()}
+            print(render(args.format, obj), flush=True)
+            continue
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
+        print(f"{rfc3339(ev.time.ToNanoseconds())} {ev.type} {ev.action} {ev.id}"
+              + (f" ({detail})" if detail else ""), flush=True)
+    return 0
 
 
 def cmd_kill(args: argparse.Namespace) -> int:

@@ -75,6 +75,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--attach", action="store_true", help="attach output and wait for exit")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
+    p = _add(sub, "exec", c.cmd_exec, "Execute a command in a running container",
+             "palletctl exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+             "examples:\n  palletctl exec web ls /\n  palletctl exec -it web sh", add_help=False)
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-d", "--detach", action="store_true", help="run the command in the background")
+    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    p.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
+    p.add_argument("-u", "--user", default="", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("--privileged", action="store_true", help="give extended privileges to the command")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching")
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    p.add_argument("container")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+
+    p = _add(sub, "attach", c.cmd_attach, "Attach local standard input, output, and error streams to a container",
+             "palletctl attach [OPTIONS] CONTAINER")
+    p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
+    p.add_argument("--sig-proxy", default="true", choices=["true", "false"], help="proxy all received signals")
+    p.add_argument("--detach-keys", default="", help="override the key sequence for detaching")
+    p.add_argument("container")
+
+    for name, func, text in (("pause", c.cmd_pause, "Pause all processes within one or more containers"),
+                             ("unpause", c.cmd_unpause, "Unpause all processes within one or more containers")):
+        p = _add(sub, name, func, text, f"palletctl {name} CONTAINER [CONTAINER...]")
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "rename", c.cmd_rename, "Rename a container", "palletctl rename CONTAINER NEW_NAME")
+    p.add_argument("container")
+    p.add_argument("new_name")
+
+    p = _add(sub, "events", c.cmd_events, "Get real time events from the server", "palletctl events [OPTIONS]",
+             "examples:\n  palletctl events --filter type=container --filter event=die")
+    p.add_argument("--since", default="", help="show all events created since timestamp")
+    p.add_argument("--until", default="", help="stream events until this timestamp")
+    p.add_argument("-f", "--filter", action="append", default=[], help="filter output (type=, event=, container=)")
+    p.add_argument("--format", default="", help="format the output using a Go-template-like string")
+
     p = _add(sub, "ps", c.cmd_ps, "List containers", "palletctl ps [OPTIONS]",
              "examples:\n  palletctl ps -a --filter status=exited\n  palletctl ps -q")
     p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")

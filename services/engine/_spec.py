@@ -60,9 +60,26 @@ def _mount(dest: str, typ: str, source: str, options: list[str]) -> dict[str, An
     return {"destination": dest, "type": typ, "source": source, "options": options}
 
 
+def process(proc: Process) -> dict[str, Any]:
+    """The OCI process object (also what an exec runs)."""
+    caps = list(DEFAULT_CAPS)
+    user: dict[str, Any] = {"uid": proc.uid, "gid": proc.gid}
+    if proc.additional_gids:
+        user["additionalGids"] = proc.additional_gids
+    return {
+        "terminal": proc.terminal,
+        "user": user,
+        "args": proc.args,
+        "env": proc.env,
+        "cwd": proc.cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": False,
+        "oomScoreAdj": 0,
+    }
+
+
 def build(inp: SpecInput) -> dict[str, Any]:
     """The config.json for a container's bundle (root.path is "rootfs")."""
-    proc = inp.process
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if inp.network_mode != "host":
         namespaces.append({"type": "network"})
@@ -83,20 +100,9 @@ def build(inp: SpecInput) -> dict[str, Any]:
         {"allow": True, "type": t, "major": ma, **({"minor": mi} if mi >= 0 else {}), "access": "rwm"}
         for t, ma, mi in _ALLOWED_DEVICES
     ]
-    caps = list(DEFAULT_CAPS)
     return {
         "ociVersion": "1.0.2",
-        "process": {
-            "terminal": proc.terminal,
-            "user": {"uid": proc.uid, "gid": proc.gid,
-                     **({"additionalGids": proc.additional_gids} if proc.additional_gids else {})},
-            "args": proc.args,
-            "env": proc.env,
-            "cwd": proc.cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": False,
-            "oomScoreAdj": 0,
-        },
+        "process": process(inp.process),
         "root": {"path": "rootfs", "readonly": inp.readonly_rootfs},
         "hostname": inp.hostname,
         **({"domainname": inp.domainname} if inp.domainname else {}),

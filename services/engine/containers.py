@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pallet import errors, log, signals
-from pallet.engine import _logs, _names, _rootfs, _spec
+from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _spec
+from pallet.engine._events import EventBus
 from pallet.engine._store import ContainerStore
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.errors import exit_code_for_start_error
@@ -29,6 +30,7 @@ from pallet.images.v1 import images_pb2 as ipb
 
 Status = pb.ContainerState.Status
 RUNNING_STATES = (Status.STATUS_RUNNING, Status.STATUS_PAUSED, Status.STATUS_RESTARTING)
+LIVE_STATES = (Status.STATUS_RUNNING, Status.STATUS_PAUSED)  # a shim holds the container
 Cond = pb.WaitContainerRequest.Condition
 
 
@@ -133,6 +135,10 @@ class ContainerManager:
         self._last_exit: dict[str, tuple[int, str]] = {}
         self._removed: set[str] = set()
         self._stopping = False
+        self._pending: dict[str, list[_attach.Session]] = {}
+        self._restarts: dict[str, threading.Timer] = {}
+        self._backoff: dict[str, float] = {}
+        self.events = EventBus()
 
     # -- helpers -----------------------------------------------------------
 
@@ -159,7 +165,12 @@ class ContainerManager:
 
     def _running(self, cid: str) -> bool:
         ctr = self.store.get(cid)
-        return ctr is not None and ctr.state.status in RUNNING_STATES
+        return ctr is not None and ctr.state.status in LIVE_STATES
+
+    def emit(self, action: str, ctr: pb.Container, **attrs: Any) -> None:
+        """A container event carrying its name, image and labels, as Docker's do."""
+        self.events.emit("container", action, ctr.id, **dict(ctr.config.labels),
+                         name=ctr.name, image=ctr.image, **attrs)
 
     def _shim_address(self, cid: str) -> str:
         return os.path.join(self.paths.bundle(cid), "shim.sock")
@@ -181,6 +192,12 @@ class ContainerManager:
         for e in config.env:
             if not e or e.startswith("="):
                 raise errors.InvalidArgument(f"invalid environment variable: {e!r}")
+        _restart.validate(config.restart_policy, config.auto_remove)
+        if config.log_config.type not in ("", "json-file", "none"):
+            raise errors.InvalidArgument(f'logging driver "{config.log_config.type}" is not supported '
+                                         "(use json-file or none)")
+        getattr(_logs, "parse_log_opts", lambda o: (0, 1))(dict(config.log_config.config))
+        _attach.parse_detach_keys(config.detach_keys)
         image = self.images.get_image(config.image)
         ic = image.config
         if config.entrypoint_set:
@@ -251,25 +268,32 @@ class ContainerManager:
             shutil.rmtree(cdir, ignore_errors=True)
             raise
         self.log.info("container created", id=cid, name=ctr.name, image=config.image)
+        self.emit("create", ctr)
         return ctr
 
     # -- start -------------------------------------------------------------
 
-    def start(self, ref: str) -> pb.Container:
+    def start(self, ref: str, by_user: bool = True) -> pb.Container:
         ctr = self.store.resolve(ref)
         with self._lock(ctr.id):
             ctr = self.store.resolve(ctr.id)
-            if ctr.state.status in RUNNING_STATES:
+            if ctr.state.status in LIVE_STATES:
                 return ctr
+            self._cancel_restart(ctr.id)
             try:
                 pid, started = self._spawn(ctr)
             except errors.PalletError as exc:
+                ctr.state.status = (Status.STATUS_EXITED if ctr.state.HasField("started_at")
+                                    else Status.STATUS_CREATED)
                 ctr.state.error = str(exc)
                 ctr.state.exit_code = exit_code_for_start_error(str(exc))
                 self.store.put(ctr)
+                self._fail_pending(ctr.id, ctr.state.exit_code, str(exc))
                 if ctr.config.auto_remove:
                     self._remove_now(ctr.id)
                 raise
+            if by_user:
+                ctr.stopped_by_user = False
             ctr.state.status = Status.STATUS_RUNNING
             ctr.state.pid = pid
             ctr.state.exit_code = 0
@@ -280,6 +304,7 @@ class ContainerManager:
         self._watch(ctr.id)
         self._notify()
         self.log.info("container started", id=ctr.id, pid=pid)
+        self.emit("start", ctr)
         return ctr
 
     def _spawn(self, ctr: pb.Container) -> tuple[int, Any]:
@@ -318,6 +343,7 @@ class ContainerManager:
                         for m in mounts]).encode(),
         )
         started = _now_ts()
+        max_size, max_files = getattr(_logs, "parse_log_opts", lambda o: (0, 1))(dict(ctr.config.log_config.config))
         reply = start_shim(
             id=ctr.id,
             bundle=bundle,
@@ -325,7 +351,24 @@ class ContainerManager:
             runtime_root=self.paths.runtime_root,
             log_path=ctr.log_path,
             argv_prefix=list(self.runtime.shim_argv) or None,
+            create_only=True,
+            stdin=ctr.config.open_stdin,
+            **_log_kwargs(ctr.config.log_config.type, max_size, max_files),
         )
+        shim = self._shim(ctr.id)
+        try:
+            # Attach waiting clients between create and start: no output is lost.
+            for session in self._pending.pop(ctr.id, []):
+                session.connect(shim.attach(stdin=session.want_stdin, stdout=session.wants_output,
+                                            stderr=session.wants_output))
+                if ctr.config.tty and session.initial_size and all(session.initial_size):
+                    shim.resize_pty(*session.initial_size)  # sized before the process starts
+            shim.start()
+        except errors.PalletError:
+            with contextlib.suppress(errors.PalletError):
+                shim.kill(signal.SIGKILL, all=True)
+            self._release_shim(ctr.id)
+            raise
         return int(reply["pid"]), started
 
     # -- exits -------------------------------------------------------------
@@ -336,19 +379,21 @@ class ContainerManager:
 
     def _monitor(self, cid: str) -> None:
         """Wait for the container's exit through its shim, then record it."""
-        status, error = 255, ""
+        status, error, oom = 255, "", False
         try:
             res = self._shim(cid, timeout=None).wait()
-            status = res.exit_status
+            status, oom = res.exit_status, res.oom_killed
         except errors.PalletError as exc:
             if self._stopping:
                 return
             saved = self._read_exit_file(cid)
             if saved is None:
                 error = f"container's shim is gone, exit status unknown ({exc})"
+                self.log.warning("shim died; killing its container", id=cid)
+                self._cleanup_runtime(cid)  # nobody holds its stdio or would reap it
             else:
                 status = saved
-        self._on_exit(cid, status, error)
+        self._on_exit(cid, status, error, oom)
 
     def _read_exit_file(self, cid: str) -> int | None:
         try:
@@ -357,25 +402,90 @@ class ContainerManager:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _on_exit(self, cid: str, status: int, error: str = "") -> None:
+    def _on_exit(self, cid: str, status: int, error: str = "", oom: bool = False) -> None:
         with self._lock(cid):
             ctr = self.store.get(cid)
-            if ctr is None or ctr.state.status not in RUNNING_STATES:
+            if ctr is None or ctr.state.status not in LIVE_STATES:
                 return
             ctr.state.status = Status.STATUS_EXITED
             ctr.state.exit_code = status
             ctr.state.pid = 0
             ctr.state.error = error
+            ctr.state.oom_killed = oom
             ctr.state.finished_at.CopyFrom(_now_ts())
+            delay = self._plan_restart(ctr)
+            if delay is not None:
+                ctr.state.status = Status.STATUS_RESTARTING
             self.store.put(ctr)
             self._release_shim(cid)
             with self._cond:
                 self._exit_seq[cid] = self._exit_seq.get(cid, 0) + 1
                 self._last_exit[cid] = (status, error)
                 self._cond.notify_all()
-            self.log.info("container exited", id=cid, exit_code=status)
-            if ctr.config.auto_remove:
+            self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
+            if oom:
+                self.emit("oom", ctr)
+            self.emit("die", ctr, exitCode=str(status))
+            if delay is not None:
+                self._schedule_restart(cid, delay)
+            elif ctr.config.auto_remove:
                 self._remove_now(cid)
+
+    # -- restart policies --------------------------------------------------
+
+    def _plan_restart(self, ctr: pb.Container) -> float | None:
+        """Seconds until the policy restarts this exited container, or None."""
+        if self._stopping or ctr.stopped_by_user:
+            return None
+        if not _restart.should_restart(ctr.config.restart_policy, ctr.state.exit_code, ctr.restart_count):
+            return None
+        ran = (ctr.state.finished_at.ToNanoseconds() - ctr.state.started_at.ToNanoseconds()) / 1e9
+        delay = _restart.next_delay(self._backoff.get(ctr.id), ran)
+        self._backoff[ctr.id] = delay
+        return delay
+
+    def _schedule_restart(self, cid: str, delay: float) -> None:
+        timer = threading.Timer(delay, self._restart_now, args=(cid,))
+        timer.daemon = True
+        self._restarts[cid] = timer
+        timer.start()
+
+    def _restart_now(self, cid: str) -> None:
+        with self._lock(cid):
+            self._restarts.pop(cid, None)
+            ctr = self.store.get(cid)
+            if ctr is None or ctr.state.status != Status.STATUS_RESTARTING or self._stopping:
+                return
+            ctr.restart_count += 1
+            self.store.put(ctr)
+        try:
+            self.start(cid, by_user=False)
+            self.emit("restart", ctr)
+        except errors.PalletError as exc:
+            self.log.warning("restart failed", id=cid, error=str(exc))
+            latest = self.store.get(cid)
+            if latest is not None:
+                with self._lock(cid):
+                    latest.state.status = Status.STATUS_RUNNING  # let _on_exit plan the next try
+                    self.store.put(latest)
+                self._on_exit(cid, latest.state.exit_code or 128, str(exc))
+
+    def _cancel_restart(self, cid: str) -> bool:
+        timer = self._restarts.pop(cid, None)
+        if timer is not None:
+            timer.cancel()
+        return timer is not None
+
+    def _stop_restarting(self, ctr: pb.Container) -> None:
+        """A container waiting to be restarted is simply marked exited."""
+        with self._lock(ctr.id):
+            self._cancel_restart(ctr.id)
+            latest = self.store.get(ctr.id)
+            if latest is not None and latest.state.status == Status.STATUS_RESTARTING:
+                latest.state.status = Status.STATUS_EXITED
+                latest.stopped_by_user = True
+                self.store.put(latest)
+        self._notify()
 
     def _release_shim(self, cid: str) -> None:
         """Tell the shim we have the exit status; it cleans up and exits."""
@@ -400,14 +510,37 @@ class ContainerManager:
     def kill(self, ref: str, sig: str | int = "SIGKILL") -> None:
         ctr = self.store.resolve(ref)
         num = signals.parse(sig or "SIGKILL")
-        if ctr.state.status not in RUNNING_STATES:
+        if ctr.state.status == Status.STATUS_RESTARTING:
+            self._stop_restarting(ctr)
+            return
+        if ctr.state.status not in LIVE_STATES:
             raise errors.FailedPrecondition(f"Cannot kill container: {ref}: container {ctr.id} is not running")
+        if num in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            self._mark_stopped_by_user(ctr.id)
         self._shim(ctr.id).kill(num, all=num == signal.SIGKILL)
+        self.emit("kill", ctr, signal=str(num))
+
+    def _mark_stopped_by_user(self, cid: str) -> None:
+        with self._lock(cid):
+            latest = self.store.get(cid)
+            if latest is not None and not latest.stopped_by_user:
+                latest.stopped_by_user = True
+                self.store.put(latest)
 
     def stop(self, ref: str, timeout: int | None = None, sig: str = "") -> None:
         ctr = self.store.resolve(ref)
-        if ctr.state.status not in RUNNING_STATES:
+        self._stop(ctr, timeout, sig)
+        self.emit("stop", ctr)
+
+    def _stop(self, ctr: pb.Container, timeout: int | None, sig: str) -> None:
+        if ctr.state.status == Status.STATUS_RESTARTING:
+            self._stop_restarting(ctr)
             return
+        if ctr.state.status not in LIVE_STATES:
+            return
+        self._mark_stopped_by_user(ctr.id)
+        if ctr.state.status == Status.STATUS_PAUSED:
+            sig = "SIGKILL"  # a frozen process cannot handle its stop signal
         num = signals.parse(sig or ctr.config.stop_signal or "SIGTERM")
         if timeout is None:
             timeout = ctr.config.stop_timeout if ctr.config.HasField("stop_timeout") else 10
@@ -440,6 +573,9 @@ class ContainerManager:
             self._remove_now(ctr.id)
 
     def _remove_now(self, cid: str) -> None:
+        self._cancel_restart(cid)
+        self._backoff.pop(cid, None)
+        ctr = self.store.get(cid)
         self._remove_snapshot(cid)
         shutil.rmtree(self.paths.bundle(cid), ignore_errors=True)
         shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
@@ -450,6 +586,8 @@ class ContainerManager:
         with self._locks_guard:
             self._locks.pop(cid, None)
         self.log.info("container removed", id=cid)
+        if ctr is not None:
+            self.emit("destroy", ctr)
 
     def _remove_snapshot(self, cid: str) -> None:
         with contextlib.suppress(errors.NotFound):
@@ -520,67 +658,180 @@ class ContainerManager:
             if (e.stream == "stderr" and want_err) or (e.stream != "stderr" and want_out):
                 yield e
 
-    def attach(self, req: pb.AttachRequest, alive: Callable[[], bool] = lambda: True
-               ) -> Iterator[_logs.Entry | tuple[int, str] | None]:
-        """Yields None once attached, then output entries, then (exit_code, error).
+    def attach(self, requests: Iterator[pb.AttachRequest], alive: Callable[[], bool] = lambda: True
+               ) -> Iterator[_attach.Output | tuple[int, str] | str | None]:
+        """Yields None once attached, then output, then (exit_code, error) or DETACHED.
 
-        The log file stays open, so output is complete even when the container
-        is removed (--rm) right after it exits.
+        A container that has not started yet is attached when it starts,
+        between the runtime's create and start, so nothing it writes is lost.
         """
-        ctr = self.store.resolve(req.id)
+        first = next(iter(requests))
+        ctr = self.store.resolve(first.id)
         cid = ctr.id
-        with self._cond:
-            seq = self._exit_seq.get(cid, 0)
-        want_out = req.stdout or not (req.stdout or req.stderr)
-        want_err = req.stderr or not (req.stdout or req.stderr)
-        exited = lambda: self._exit_seq.get(cid, 0) != seq or cid in self._removed  # noqa: E731
-        os.makedirs(os.path.dirname(ctr.log_path), exist_ok=True)
-        with open(ctr.log_path, "ab"):
-            pass  # so the reader can open it before the shim does
-        yield None
-
-        def wait(t: float) -> None:
+        if ctr.state.status in (Status.STATUS_EXITED, Status.STATUS_DEAD) or (
+                ctr.state.status == Status.STATUS_CREATED and ctr.state.HasField("finished_at")):
+            raise errors.FailedPrecondition("You cannot attach to a stopped container, start it first")
+        if first.stdin and not ctr.config.open_stdin:
+            first.stdin = False  # like docker: stdin only if the container keeps it open
+        session = _attach.Session(
+            requests, first, first.detach_keys or ctr.config.detach_keys,
+            on_resize=lambda w, h: self._shim(cid).resize_pty(w, h))
+        with self._lock(cid):
+            ctr = self.store.resolve(cid)
             with self._cond:
-                if not exited():
-                    self._cond.wait(t)
+                seq = self._exit_seq.get(cid, 0)
+            if ctr.state.status in LIVE_STATES:
+                session.connect(self._shim(cid).attach(
+                    stdin=session.want_stdin, stdout=session.wants_output, stderr=session.wants_output))
+            else:
+                self._pending.setdefault(cid, []).append(session)
+        try:
+            yield None
+            if first.logs:
+                for e in _logs.read(ctr.log_path):
+                    if (e.stream == "stderr" and session.want_stderr) or (
+                            e.stream != "stderr" and session.want_stdout):
+                        yield _attach.Output(e.stream, e.data, e.time_ns)
+            while True:
+                event = session.next_event(alive)
+                if event is None:
+                    return
+                if event == _attach.DETACHED:
+                    yield _attach.DETACHED
+                    return
+                if event == _attach.END:
+                    break
+                yield event
+            yield self._exit_after(cid, seq, alive)
+        finally:
+            session.close()
+            with self._lock(cid):
+                if session in self._pending.get(cid, []):
+                    self._pending[cid].remove(session)
 
-        for e in _logs.read(ctr.log_path, follow=True, start_at_end=not req.logs,
-                            done=lambda: exited() or not alive(), wait=wait):
-            if (e.stream == "stderr" and want_err) or (e.stream != "stderr" and want_out):
-                yield e
-        if not alive():
-            return
+    def _exit_after(self, cid: str, seq: int, alive: Callable[[], bool]) -> tuple[int, str]:
+        """The exit recorded after sequence number seq (waiting for it)."""
+        self._wait_until(lambda: self._exit_seq.get(cid, 0) != seq or cid in self._removed, None, alive)
         if self._exit_seq.get(cid, 0) != seq:
-            yield self._last_exit[cid]
-        else:
-            yield (ctr.state.exit_code, "container was removed")
+            return self._last_exit[cid]
+        return 0, "container was removed"
+
+    def _fail_pending(self, cid: str, code: int, error: str) -> None:
+        with self._cond:
+            self._exit_seq[cid] = self._exit_seq.get(cid, 0) + 1
+            self._last_exit[cid] = (code, error)
+            self._cond.notify_all()
+        for session in self._pending.pop(cid, []):
+            session.events.put(_attach.END)
+
+    def resize(self, ref: str, width: int, height: int) -> None:
+        ctr = self.store.resolve(ref)
+        if ctr.state.status not in LIVE_STATES:
+            raise errors.FailedPrecondition(f"container {ctr.id[:12]} is not running")
+        self._shim(ctr.id).resize_pty(width, height)
+
+    # -- pause / restart / rename ------------------------------------------
+
+    def pause(self, ref: str) -> None:
+        ctr = self.store.resolve(ref)
+        with self._lock(ctr.id):
+            ctr = self.store.resolve(ctr.id)
+            if ctr.state.status == Status.STATUS_PAUSED:
+                raise errors.FailedPrecondition(f"container {ctr.id} is already paused")
+            if ctr.state.status != Status.STATUS_RUNNING:
+                raise errors.FailedPrecondition(f"container {ctr.id} is not running")
+            self._shim(ctr.id).pause()
+            ctr.state.status = Status.STATUS_PAUSED
+            self.store.put(ctr)
+        self.emit("pause", ctr)
+
+    def unpause(self, ref: str) -> None:
+        ctr = self.store.resolve(ref)
+        with self._lock(ctr.id):
+            ctr = self.store.resolve(ctr.id)
+            if ctr.state.status != Status.STATUS_PAUSED:
+                raise errors.FailedPrecondition(f"container {ctr.id} is not paused")
+            self._shim(ctr.id).resume()
+            ctr.state.status = Status.STATUS_RUNNING
+            self.store.put(ctr)
+        self.emit("unpause", ctr)
+
+    def restart(self, ref: str, timeout: int | None = None) -> None:
+        ctr = self.store.resolve(ref)
+        self._stop(ctr, timeout, "")
+        self.start(ctr.id)
+        self.emit("restart", ctr)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        new_name = _names.validate(new_name)
+        ctr = self.store.resolve(ref)
+        with self._lock(ctr.id):
+            ctr = self.store.resolve(ctr.id)
+            old = ctr.name
+            if old == new_name:
+                raise errors.InvalidArgument("Renaming a container with the same name as its current name")
+            owner = self.store.find_by_name(new_name)
+            if owner is not None:
+                raise errors.AlreadyExists(
+                    f'Conflict. The container name "/{new_name}" is already in use by container '
+                    f'"{owner.id}". You have to remove (or rename) that container to be able to reuse that name.')
+            ctr.name = new_name
+            self.store.put(ctr)
+        self.emit("rename", ctr, oldName="/" + old)
 
     # -- daemon start / stop -----------------------------------------------
 
     def recover(self) -> None:
-        """Reconnect to the shims of containers that ran before palletd (re)started."""
+        """Reconnect to the shims of containers that ran before palletd (re)started.
+
+        Exits that happened meanwhile are recorded with their real status (the
+        shim keeps it until acknowledged); a shim that is gone (killed, or /run
+        wiped by a reboot) leaves exit.json or, failing that, exit code 255.
+        Restart policies then apply as for any exit.
+        """
         for ctr in self.store.all():
-            if ctr.state.status not in RUNNING_STATES:
-                continue
             cid = ctr.id
-            try:
-                st = self._shim(cid, timeout=2).state()
-            except errors.PalletError as exc:
-                saved = self._read_exit_file(cid)
-                self.log.warning("shim unreachable on recovery", id=cid, error=str(exc))
-                self._cleanup_runtime(cid)
-                self._on_exit(cid, 255 if saved is None else saved,
-                              "" if saved is not None else "container's shim is gone, exit status unknown")
-                continue
-            if st.status == 3:  # TASK_STATUS_STOPPED
-                self._on_exit(cid, st.exit_status)
-            else:
-                self.log.info("reattached to running container", id=cid, pid=st.pid)
-                self._watch(cid)
+            if ctr.state.status == Status.STATUS_RESTARTING:
+                self._schedule_restart(cid, _restart.INITIAL_DELAY)
+            elif ctr.state.status in LIVE_STATES:
+                self._reattach(ctr)
+            elif ctr.state.status == Status.STATUS_EXITED and _restart.on_daemon_start(
+                    ctr.config.restart_policy, ctr.stopped_by_user):
+                try:
+                    self.start(cid, by_user=False)
+                except errors.PalletError as exc:
+                    self.log.warning("restart on daemon start failed", id=cid, error=str(exc))
+
+    def _reattach(self, ctr: pb.Container) -> None:
+        cid = ctr.id
+        try:
+            st = self._shim(cid, timeout=2).state()
+        except errors.PalletError as exc:
+            saved = self._read_exit_file(cid)
+            self.log.warning("shim unreachable on recovery", id=cid, error=str(exc))
+            self._cleanup_runtime(cid)
+            self._on_exit(cid, 255 if saved is None else saved,
+                          "" if saved is not None else "container's shim is gone, exit status unknown")
+            return
+        if st.status == 3:  # TASK_STATUS_STOPPED: it exited while palletd was away
+            self._on_exit(cid, st.exit_status, oom=st.oom_killed)
+            return
+        self.log.info("reattached to running container", id=cid, pid=st.pid)
+        self._watch(cid)
 
     def shutdown(self) -> None:
         """Stop watching; running containers and their shims are left alone."""
         self._stopping = True
+
+
+def _log_kwargs(driver: str, max_size: int, max_files: int) -> dict[str, Any]:
+    """start_shim keywords for the container's log configuration."""
+    import inspect as _i  # TEMP until the shim's rotation flags land
+
+    from pallet.shim.client import start_shim
+    if "log_max_size" not in _i.signature(start_shim).parameters:
+        return {}
+    return {"log_driver": driver or "json-file", "log_max_size": max_size, "log_max_files": max_files}
 
 
 def _merge_env(image_env: list[str], user_env: list[str], hostname: str, tty: bool) -> list[str]:

@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                       services={"imagesvc": images_addr})
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System"])
-    sv.register(server, sv.ContainersServicer(manager), sv.ImagesServicer(images, manager),
+    from pallet.engine._exec import ExecManager
+
+    sv.register(server, sv.ContainersServicer(manager, ExecManager(manager)), sv.ImagesServicer(images, manager),
                 sv.SystemServicer(info))
     for host in hosts:
         server_mod.listen(server, host)

@@ -7,7 +7,8 @@ from typing import Any
 
 import grpc
 from pallet import errors
-from pallet.engine import system
+from pallet.engine import _attach, system
+from pallet.engine._exec import ExecManager
 from pallet.engine.containers import ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
@@ -17,8 +18,9 @@ _STREAMS = {"stdout": pb.LogEntry.STREAM_STDOUT, "stderr": pb.LogEntry.STREAM_ST
 
 
 class ContainersServicer(pb_grpc.ContainersServicer):
-    def __init__(self, manager: ContainerManager) -> None:
+    def __init__(self, manager: ContainerManager, execs: ExecManager) -> None:
         self.m = manager
+        self.execs = execs
 
     def Create(self, request: pb.CreateContainerRequest, context: Any) -> pb.CreateContainerResponse:
         ctr = self.m.create(request.config, request.name)
@@ -58,17 +60,55 @@ class ContainersServicer(pb_grpc.ContainersServicer):
             yield entry
 
 
-    def Attach(self, request: pb.AttachRequest, context: Any) -> Iterator[pb.AttachResponse]:
-        for item in self.m.attach(request, alive=context.is_active):
-            if item is None:
-                yield pb.AttachResponse()
-            elif isinstance(item, tuple):
-                yield pb.AttachResponse(exit=pb.WaitContainerResponse(exit_code=item[0], error=item[1]))
-            else:
-                entry = pb.LogEntry(stream=_STREAMS.get(item.stream, pb.LogEntry.STREAM_STDOUT),
-                                    data=item.data)
-                entry.time.FromNanoseconds(item.time_ns)
-                yield pb.AttachResponse(output=entry)
+    def Attach(self, request_iterator: Iterator[pb.AttachRequest], context: Any) -> Iterator[pb.AttachResponse]:
+        for item in self.m.attach(request_iterator, alive=context.is_active):
+            yield _attach_response(item)
+
+    def Resize(self, request: pb.ResizeRequest, context: Any) -> pb.ResizeResponse:
+        if request.exec_id:
+            rec = self.execs.get(request.exec_id)
+            self.m._shim(rec.container_id).resize_pty(request.size.width, request.size.height, exec_id=rec.id)
+        else:
+            self.m.resize(request.id, request.size.width, request.size.height)
+        return pb.ResizeResponse()
+
+    def Pause(self, request: pb.PauseContainerRequest, context: Any) -> pb.PauseContainerResponse:
+        self.m.pause(request.id)
+        return pb.PauseContainerResponse()
+
+    def Unpause(self, request: pb.UnpauseContainerRequest, context: Any) -> pb.UnpauseContainerResponse:
+        self.m.unpause(request.id)
+        return pb.UnpauseContainerResponse()
+
+    def Restart(self, request: pb.RestartContainerRequest, context: Any) -> pb.RestartContainerResponse:
+        self.m.restart(request.id, request.timeout if request.HasField("timeout") else None)
+        return pb.RestartContainerResponse()
+
+    def Rename(self, request: pb.RenameContainerRequest, context: Any) -> pb.RenameContainerResponse:
+        self.m.rename(request.id, request.new_name)
+        return pb.RenameContainerResponse()
+
+    def ExecCreate(self, request: pb.ExecCreateRequest, context: Any) -> pb.ExecCreateResponse:
+        return pb.ExecCreateResponse(id=self.execs.create(request).id)
+
+    def ExecStart(self, request_iterator: Iterator[pb.AttachRequest], context: Any) -> Iterator[pb.AttachResponse]:
+        for item in self.execs.start(request_iterator, alive=context.is_active):
+            yield _attach_response(item)
+
+    def ExecInspect(self, request: pb.ExecInspectRequest, context: Any) -> pb.ExecInspectResponse:
+        return self.execs.inspect(request.id)
+
+
+def _attach_response(item: Any) -> pb.AttachResponse:
+    if item is None:
+        return pb.AttachResponse()
+    if item == _attach.DETACHED:
+        return pb.AttachResponse(detached=True)
+    if isinstance(item, tuple):
+        return pb.AttachResponse(exit=pb.WaitContainerResponse(exit_code=item[0], error=item[1]))
+    entry = pb.LogEntry(stream=_STREAMS.get(item.stream, pb.LogEntry.STREAM_STDOUT), data=item.data)
+    entry.time.FromNanoseconds(item.time_ns)
+    return pb.AttachResponse(output=entry)
 
 
 class ImagesServicer(pb_grpc.ImagesServicer):
@@ -97,16 +137,28 @@ class ImagesServicer(pb_grpc.ImagesServicer):
                 f"conflict: unable to {what} (must force) - container {users[0].id[:12]} "
                 f"is using its referenced image {image.id.removeprefix('sha256:')[:12]}"
                 + ("" if verb == "stopped" else " (container is running)"))
-        return self.images.images.Delete(ipb.DeleteImageRequest(ref=request.ref, force=request.force))
+        res = self.images.images.Delete(ipb.DeleteImageRequest(ref=request.ref, force=request.force))
+        for name in res.untagged:
+            self.m.events.emit("image", "untag", image.id, name=name)
+        for digest in res.deleted:
+            self.m.events.emit("image", "delete", digest)
+        return res
 
     def Tag(self, request: ipb.TagImageRequest, context: Any) -> ipb.TagImageResponse:
-        return self.images.images.Tag(request)
+        res = self.images.images.Tag(request)
+        self.m.events.emit("image", "tag", request.source, name=request.target)
+        return res
 
     def Import(self, request_iterator: Iterator[ipb.ImportImageRequest], context: Any) -> ipb.ImportImageResponse:
-        return self.images.images.Import(request_iterator)
+        res = self.images.images.Import(request_iterator)
+        self.m.events.emit("image", "import", res.image.id, name=",".join(res.image.repo_tags))
+        return res
 
     def Load(self, request_iterator: Iterator[ipb.LoadImageRequest], context: Any) -> ipb.LoadImageResponse:
-        return self.images.images.Load(request_iterator)
+        res = self.images.images.Load(request_iterator)
+        for img in res.images:
+            self.m.events.emit("image", "load", img.id, name=",".join(img.repo_tags))
+        return res
 
     def Save(self, request: ipb.SaveImagesRequest, context: Any) -> Iterator[ipb.DataChunk]:
         stream = self.images.images.Save(request)
@@ -123,6 +175,14 @@ class SystemServicer(pb_grpc.SystemServicer):
 
     def Info(self, request: pb.InfoRequest, context: Any) -> pb.InfoResponse:
         return self.info.info()
+
+    def Events(self, request: pb.EventsRequest, context: Any) -> Iterator[pb.Event]:
+        since = request.since.ToNanoseconds() if request.HasField("since") else 0
+        until = request.until.ToNanoseconds() if request.HasField("until") else 0
+        for e in self.info.m.events.stream(since, until, list(request.filters), alive=context.is_active):
+            ev = pb.Event(type=e.type, action=e.action, id=e.id, attributes=e.attributes)
+            ev.time.FromNanoseconds(e.time_ns)
+            yield ev
 
 
 def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerConfig(_message.Message):
-    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout")
+    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class ContainerConfig(_message.Message):
     OPEN_STDIN_FIELD_NUMBER: _ClassVar[int]
     STOP_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     STOP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
+    LOG_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    DETACH_KEYS_FIELD_NUMBER: _ClassVar[int]
     image: str
     cmd: _containers.RepeatedScalarFieldContainer[str]
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
@@ -52,7 +55,33 @@ class ContainerConfig(_message.Message):
     open_stdin: bool
     stop_signal: str
     stop_timeout: int
-    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ...) -> None: ...
+    restart_policy: RestartPolicy
+    log_config: LogConfig
+    detach_keys: str
+    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ...) -> None: ...
+
+class RestartPolicy(_message.Message):
+    __slots__ = ("name", "maximum_retry_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_RETRY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    maximum_retry_count: int
+    def __init__(self, name: _Optional[str] = ..., maximum_retry_count: _Optional[int] = ...) -> None: ...
+
+class LogConfig(_message.Message):
+    __slots__ = ("type", "config")
+    class ConfigEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    config: _containers.ScalarMap[str, str]
+    def __init__(self, type: _Optional[str] = ..., config: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ContainerState(_message.Message):
     __slots__ = ("status", "pid", "exit_code", "started_at", "finished_at", "error", "oom_killed")
@@ -91,7 +120,7 @@ class ContainerState(_message.Message):
     def __init__(self, status: _Optional[_Union[ContainerState.Status, str]] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., oom_killed: _Optional[bool] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user")
+    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +140,7 @@ class Container(_message.Message):
     ENV_FIELD_NUMBER: _ClassVar[int]
     WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_BY_USER_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     image: str
@@ -130,7 +160,8 @@ class Container(_message.Message):
     env: _containers.RepeatedScalarFieldContainer[str]
     working_dir: str
     user: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
+    stopped_by_user: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ...) -> None: ...
 
 class CreateContainerRequest(_message.Message):
     __slots__ = ("config", "name")
@@ -281,24 +312,254 @@ class LogEntry(_message.Message):
     def __init__(self, stream: _Optional[_Union[LogEntry.Stream, str]] = ..., data: _Optional[bytes] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
-    __slots__ = ("id", "stdout", "stderr", "logs")
+    __slots__ = ("id", "stdout", "stderr", "logs", "stdin", "stdin_data", "stdin_eof", "resize", "detach_keys")
     ID_FIELD_NUMBER: _ClassVar[int]
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     LOGS_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    STDIN_DATA_FIELD_NUMBER: _ClassVar[int]
+    STDIN_EOF_FIELD_NUMBER: _ClassVar[int]
+    RESIZE_FIELD_NUMBER: _ClassVar[int]
+    DETACH_KEYS_FIELD_NUMBER: _ClassVar[int]
     id: str
     stdout: bool
     stderr: bool
     logs: bool
-    def __init__(self, id: _Optional[str] = ..., stdout: _Optional[bool] = ..., stderr: _Optional[bool] = ..., logs: _Optional[bool] = ...) -> None: ...
+    stdin: bool
+    stdin_data: bytes
+    stdin_eof: bool
+    resize: TtySize
+    detach_keys: str
+    def __init__(self, id: _Optional[str] = ..., stdout: _Optional[bool] = ..., stderr: _Optional[bool] = ..., logs: _Optional[bool] = ..., stdin: _Optional[bool] = ..., stdin_data: _Optional[bytes] = ..., stdin_eof: _Optional[bool] = ..., resize: _Optional[_Union[TtySize, _Mapping]] = ..., detach_keys: _Optional[str] = ...) -> None: ...
+
+class TtySize(_message.Message):
+    __slots__ = ("width", "height")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
-    __slots__ = ("output", "exit")
+    __slots__ = ("output", "exit", "detached")
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     EXIT_FIELD_NUMBER: _ClassVar[int]
+    DETACHED_FIELD_NUMBER: _ClassVar[int]
     output: LogEntry
     exit: WaitContainerResponse
-    def __init__(self, output: _Optional[_Union[LogEntry, _Mapping]] = ..., exit: _Optional[_Union[WaitContainerResponse, _Mapping]] = ...) -> None: ...
+    detached: bool
+    def __init__(self, output: _Optional[_Union[LogEntry, _Mapping]] = ..., exit: _Optional[_Union[WaitContainerResponse, _Mapping]] = ..., detached: _Optional[bool] = ...) -> None: ...
+
+class ResizeRequest(_message.Message):
+    __slots__ = ("id", "exec_id", "size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    exec_id: str
+    size: TtySize
+    def __init__(self, id: _Optional[str] = ..., exec_id: _Optional[str] = ..., size: _Optional[_Union[TtySize, _Mapping]] = ...) -> None: ...
+
+class ResizeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PauseContainerRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class PauseContainerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UnpauseContainerRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UnpauseContainerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RestartContainerRequest(_message.Message):
+    __slots__ = ("id", "timeout")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    timeout: int
+    def __init__(self, id: _Optional[str] = ..., timeout: _Optional[int] = ...) -> None: ...
+
+class RestartContainerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RenameContainerRequest(_message.Message):
+    __slots__ = ("id", "new_name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    new_name: str
+    def __init__(self, id: _Optional[str] = ..., new_name: _Optional[str] = ...) -> None: ...
+
+class RenameContainerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TopRequest(_message.Message):
+    __slots__ = ("id", "ps_args")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PS_ARGS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    ps_args: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., ps_args: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TopResponse(_message.Message):
+    __slots__ = ("titles", "processes")
+    class Row(_message.Message):
+        __slots__ = ("fields",)
+        FIELDS_FIELD_NUMBER: _ClassVar[int]
+        fields: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    TITLES_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    titles: _containers.RepeatedScalarFieldContainer[str]
+    processes: _containers.RepeatedCompositeFieldContainer[TopResponse.Row]
+    def __init__(self, titles: _Optional[_Iterable[str]] = ..., processes: _Optional[_Iterable[_Union[TopResponse.Row, _Mapping]]] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ("id", "stream")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    stream: bool
+    def __init__(self, id: _Optional[str] = ..., stream: _Optional[bool] = ...) -> None: ...
+
+class StatsResponse(_message.Message):
+    __slots__ = ("id", "name", "read", "cpu_usage_ns", "system_cpu_usage_ns", "online_cpus", "precpu_usage_ns", "presystem_cpu_usage_ns", "memory_usage", "memory_limit", "memory_cache", "pids_current", "pids_limit", "block_read_bytes", "block_write_bytes", "net_rx_bytes", "net_tx_bytes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    CPU_USAGE_NS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_CPU_USAGE_NS_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_CPUS_FIELD_NUMBER: _ClassVar[int]
+    PRECPU_USAGE_NS_FIELD_NUMBER: _ClassVar[int]
+    PRESYSTEM_CPU_USAGE_NS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USAGE_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_CACHE_FIELD_NUMBER: _ClassVar[int]
+    PIDS_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    PIDS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_RX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_TX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    read: _timestamp_pb2.Timestamp
+    cpu_usage_ns: int
+    system_cpu_usage_ns: int
+    online_cpus: int
+    precpu_usage_ns: int
+    presystem_cpu_usage_ns: int
+    memory_usage: int
+    memory_limit: int
+    memory_cache: int
+    pids_current: int
+    pids_limit: int
+    block_read_bytes: int
+    block_write_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., read: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cpu_usage_ns: _Optional[int] = ..., system_cpu_usage_ns: _Optional[int] = ..., online_cpus: _Optional[int] = ..., precpu_usage_ns: _Optional[int] = ..., presystem_cpu_usage_ns: _Optional[int] = ..., memory_usage: _Optional[int] = ..., memory_limit: _Optional[int] = ..., memory_cache: _Optional[int] = ..., pids_current: _Optional[int] = ..., pids_limit: _Optional[int] = ..., block_read_bytes: _Optional[int] = ..., block_write_bytes: _Optional[int] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ...) -> None: ...
+
+class ExecCreateRequest(_message.Message):
+    __slots__ = ("container_id", "cmd", "env", "user", "working_dir", "tty", "attach_stdin", "privileged", "detach_keys")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    CMD_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
+    ATTACH_STDIN_FIELD_NUMBER: _ClassVar[int]
+    PRIVILEGED_FIELD_NUMBER: _ClassVar[int]
+    DETACH_KEYS_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    cmd: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.RepeatedScalarFieldContainer[str]
+    user: str
+    working_dir: str
+    tty: bool
+    attach_stdin: bool
+    privileged: bool
+    detach_keys: str
+    def __init__(self, container_id: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., working_dir: _Optional[str] = ..., tty: _Optional[bool] = ..., attach_stdin: _Optional[bool] = ..., privileged: _Optional[bool] = ..., detach_keys: _Optional[str] = ...) -> None: ...
+
+class ExecCreateResponse(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ExecInspectRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ExecInspectResponse(_message.Message):
+    __slots__ = ("id", "container_id", "running", "exit_code", "pid", "cmd", "tty", "open_stdin")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    CMD_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_STDIN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    container_id: str
+    running: bool
+    exit_code: int
+    pid: int
+    cmd: _containers.RepeatedScalarFieldContainer[str]
+    tty: bool
+    open_stdin: bool
+    def __init__(self, id: _Optional[str] = ..., container_id: _Optional[str] = ..., running: _Optional[bool] = ..., exit_code: _Optional[int] = ..., pid: _Optional[int] = ..., cmd: _Optional[_Iterable[str]] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ...) -> None: ...
+
+class EventsRequest(_message.Message):
+    __slots__ = ("since", "until", "filters")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("type", "action", "id", "attributes", "time")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    action: str
+    id: str
+    attributes: _containers.ScalarMap[str, str]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, type: _Optional[str] = ..., action: _Optional[str] = ..., id: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RemoveImageRequest(_message.Message):
     __slots__ = ("ref", "force", "no_prune")

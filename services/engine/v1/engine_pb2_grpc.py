@@ -80,10 +80,60 @@ class ContainersStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogsRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogEntry.FromString,
                 _registered_method=True)
-        self.Attach = channel.unary_stream(
+        self.Attach = channel.stream_stream(
                 '/pallet.engine.v1.Containers/Attach',
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
+                _registered_method=True)
+        self.Resize = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Resize',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeResponse.FromString,
+                _registered_method=True)
+        self.Pause = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Pause',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerResponse.FromString,
+                _registered_method=True)
+        self.Unpause = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Unpause',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerResponse.FromString,
+                _registered_method=True)
+        self.Restart = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Restart',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerResponse.FromString,
+                _registered_method=True)
+        self.Rename = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Rename',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerResponse.FromString,
+                _registered_method=True)
+        self.Top = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Top',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.TopRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.TopResponse.FromString,
+                _registered_method=True)
+        self.Stats = channel.unary_stream(
+                '/pallet.engine.v1.Containers/Stats',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.StatsRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.StatsResponse.FromString,
+                _registered_method=True)
+        self.ExecCreate = channel.unary_unary(
+                '/pallet.engine.v1.Containers/ExecCreate',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateResponse.FromString,
+                _registered_method=True)
+        self.ExecStart = channel.stream_stream(
+                '/pallet.engine.v1.Containers/ExecStart',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
+                _registered_method=True)
+        self.ExecInspect = channel.unary_unary(
+                '/pallet.engine.v1.Containers/ExecInspect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.FromString,
                 _registered_method=True)
 
 
@@ -146,11 +196,75 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Attach(self, request, context):
-        """Attach streams the container's output from now on (from its start with
-        logs) and ends with its exit status. The first message is an empty
-        acknowledgement: after it, starting the container loses no output.
+    def Attach(self, request_iterator, context):
+        """Attach connects to the container's stdio. The first request carries the
+        options; later ones carry stdin, resizes and stdin EOF. Responses start
+        with an empty acknowledgement (after it, starting the container loses no
+        output), then output, and end with the exit status (or on detach).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resize(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pause(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unpause(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rename(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Top(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stats(self, request, context):
+        """Stats reports resource usage from the container's cgroup; with stream, every second.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecCreate(self, request, context):
+        """ExecCreate registers a process to run in the container; ExecStart runs it
+        with the same stream shape as Attach.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecStart(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecInspect(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -203,10 +317,60 @@ def add_ContainersServicer_to_server(servicer, server):
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogsRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.LogEntry.SerializeToString,
             ),
-            'Attach': grpc.unary_stream_rpc_method_handler(
+            'Attach': grpc.stream_stream_rpc_method_handler(
                     servicer.Attach,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.SerializeToString,
+            ),
+            'Resize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resize,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeResponse.SerializeToString,
+            ),
+            'Pause': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pause,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerResponse.SerializeToString,
+            ),
+            'Unpause': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unpause,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerResponse.SerializeToString,
+            ),
+            'Restart': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restart,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerResponse.SerializeToString,
+            ),
+            'Rename': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rename,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerResponse.SerializeToString,
+            ),
+            'Top': grpc.unary_unary_rpc_method_handler(
+                    servicer.Top,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.TopRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.TopResponse.SerializeToString,
+            ),
+            'Stats': grpc.unary_stream_rpc_method_handler(
+                    servicer.Stats,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.StatsRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.StatsResponse.SerializeToString,
+            ),
+            'ExecCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecCreate,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateResponse.SerializeToString,
+            ),
+            'ExecStart': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecStart,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.SerializeToString,
+            ),
+            'ExecInspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecInspect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -463,7 +627,196 @@ class Containers:
             _registered_method=True)
 
     @staticmethod
-    def Attach(request,
+    def Attach(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/pallet.engine.v1.Containers/Attach',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Resize',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ResizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Pause',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PauseContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unpause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Unpause',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.UnpauseContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Restart',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RestartContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Rename',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RenameContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Top(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Top',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.TopRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.TopResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stats(request,
             target,
             options=(),
             channel_credentials=None,
@@ -476,9 +829,90 @@ class Containers:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/pallet.engine.v1.Containers/Attach',
+            '/pallet.engine.v1.Containers/Stats',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.StatsRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/ExecCreate',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ExecCreateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecStart(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/pallet.engine.v1.Containers/ExecStart',
             pallet_dot_engine_dot_v1_dot_engine__pb2.AttachRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.AttachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecInspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/ExecInspect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -839,6 +1273,11 @@ class SystemStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InfoRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InfoResponse.FromString,
                 _registered_method=True)
+        self.Events = channel.unary_stream(
+                '/pallet.engine.v1.System/Events',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Event.FromString,
+                _registered_method=True)
 
 
 class SystemServicer:
@@ -856,6 +1295,13 @@ class SystemServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Events(self, request, context):
+        """Events streams what happens to objects; past events come first when since is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SystemServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -868,6 +1314,11 @@ def add_SystemServicer_to_server(servicer, server):
                     servicer.Info,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InfoRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InfoResponse.SerializeToString,
+            ),
+            'Events': grpc.unary_stream_rpc_method_handler(
+                    servicer.Events,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -924,6 +1375,33 @@ class System:
             '/pallet.engine.v1.System/Info',
             pallet_dot_engine_dot_v1_dot_engine__pb2.InfoRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Events(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.System/Events',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,
