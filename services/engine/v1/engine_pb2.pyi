@@ -530,6 +530,60 @@ class ExecInspectResponse(_message.Message):
     open_stdin: bool
     def __init__(self, id: _Optional[str] = ..., container_id: _Optional[str] = ..., running: _Optional[bool] = ..., exit_code: _Optional[int] = ..., pid: _Optional[int] = ..., cmd: _Optional[_Iterable[str]] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ...) -> None: ...
 
+class ArchiveRequest(_message.Message):
+    __slots__ = ("id", "path")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    path: str
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class PathStat(_message.Message):
+    __slots__ = ("name", "size", "mode", "mtime", "link_target")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MTIME_FIELD_NUMBER: _ClassVar[int]
+    LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    mode: int
+    mtime: _timestamp_pb2.Timestamp
+    link_target: str
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., link_target: _Optional[str] = ...) -> None: ...
+
+class ArchiveChunk(_message.Message):
+    __slots__ = ("stat", "data")
+    STAT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    stat: PathStat
+    data: bytes
+    def __init__(self, stat: _Optional[_Union[PathStat, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ArchivePutHeader(_message.Message):
+    __slots__ = ("id", "path", "no_overwrite_dir_non_dir", "copy_uid_gid")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    NO_OVERWRITE_DIR_NON_DIR_FIELD_NUMBER: _ClassVar[int]
+    COPY_UID_GID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    path: str
+    no_overwrite_dir_non_dir: bool
+    copy_uid_gid: bool
+    def __init__(self, id: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ...) -> None: ...
+
+class ArchivePutRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: ArchivePutHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[ArchivePutHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class ArchivePutResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class EventsRequest(_message.Message):
     __slots__ = ("since", "until", "filters")
     SINCE_FIELD_NUMBER: _ClassVar[int]

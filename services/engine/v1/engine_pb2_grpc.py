@@ -135,6 +135,21 @@ class ContainersStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.FromString,
                 _registered_method=True)
+        self.ArchiveStat = channel.unary_unary(
+                '/pallet.engine.v1.Containers/ArchiveStat',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PathStat.FromString,
+                _registered_method=True)
+        self.ArchiveGet = channel.unary_stream(
+                '/pallet.engine.v1.Containers/ArchiveGet',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveChunk.FromString,
+                _registered_method=True)
+        self.ArchivePut = channel.stream_unary(
+                '/pallet.engine.v1.Containers/ArchivePut',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutResponse.FromString,
+                _registered_method=True)
 
 
 class ContainersServicer:
@@ -269,6 +284,27 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ArchiveStat(self, request, context):
+        """Archives of paths inside a container's filesystem (palletctl cp), as
+        Docker's /containers/{id}/archive: Get streams a tar whose first message
+        carries the path's stat; Put extracts a tar into a directory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchivePut(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -371,6 +407,21 @@ def add_ContainersServicer_to_server(servicer, server):
                     servicer.ExecInspect,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.SerializeToString,
+            ),
+            'ArchiveStat': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveStat,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PathStat.SerializeToString,
+            ),
+            'ArchiveGet': grpc.unary_stream_rpc_method_handler(
+                    servicer.ArchiveGet,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveChunk.SerializeToString,
+            ),
+            'ArchivePut': grpc.stream_unary_rpc_method_handler(
+                    servicer.ArchivePut,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -913,6 +964,87 @@ class Containers:
             '/pallet.engine.v1.Containers/ExecInspect',
             pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.ExecInspectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveStat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/ArchiveStat',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PathStat.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/ArchiveGet',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ArchiveChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchivePut(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/pallet.engine.v1.Containers/ArchivePut',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutResponse.FromString,
             options,
             channel_credentials,
             insecure,
