@@ -34,6 +34,14 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-driver", default="", help="logging driver: json-file (default) or none")
     p.add_argument("--log-opt", action="append", default=[], help="log driver options (max-size=10m, max-file=3)")
     p.add_argument("--detach-keys", default="", help="override the key sequence for detaching a container")
+    p.add_argument("--health-cmd", default="", help="command to run to check health")
+    p.add_argument("--health-interval", default="", help="time between running the check (ms|s|m|h)")
+    p.add_argument("--health-timeout", default="", help="maximum time to allow one check to run (ms|s|m|h)")
+    p.add_argument("--health-start-period", default="", help="start period before failures count (ms|s|m|h)")
+    p.add_argument("--health-retries", type=int, default=0, help="consecutive failures needed to report unhealthy")
+    p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
+    p.add_argument("--health-on-failure", default="none", choices=["none", "restart", "stop", "kill"],
+                   help="action when the container turns unhealthy (default none)")
     p.add_argument("--help", action="help", help="show this help message and exit")
 
 
@@ -98,7 +106,33 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
             raise CLIError(f"palletctl: invalid log opt '{opt}': expected key=value")
         cfg.log_config.config[k] = v
     cfg.detach_keys = args.detach_keys
+    _health_config(args, cfg)
     return cfg
+
+
+def _health_config(args: argparse.Namespace, cfg: Any) -> None:
+    from pallet.errors import PalletError
+    from pallet.units import parse_duration
+
+    if args.no_healthcheck and (args.health_cmd or args.health_interval or args.health_timeout
+                                or args.health_start_period or args.health_retries):
+        raise CLIError("palletctl: --no-healthcheck conflicts with --health-* options")
+    cfg.no_healthcheck = args.no_healthcheck
+    cfg.health_on_failure = args.health_on_failure
+    hc = cfg.healthcheck
+    if args.health_cmd:
+        hc.test.extend(["CMD-SHELL", args.health_cmd])
+    try:
+        for flag, field in (("health_interval", "interval_ns"), ("health_timeout", "timeout_ns"),
+                            ("health_start_period", "start_period_ns")):
+            value = getattr(args, flag)
+            if value:
+                setattr(hc, field, parse_duration(value))
+    except PalletError as exc:
+        raise CLIError(f"palletctl: {exc}") from None
+    if args.health_retries < 0:
+        raise CLIError("palletctl: --health-retries cannot be negative")
+    hc.retries = args.health_retries
 
 
 def _create(args: argparse.Namespace, auto_remove: bool) -> str:
@@ -358,7 +392,9 @@ def _command(ctr: Any, trunc: bool) -> str:
 def _status(ctr: Any) -> str:
     st = ctr.state
     if st.status == 2:
-        return "Up " + _format.human_duration(time.time() - st.started_at.ToNanoseconds() / 1e9)
+        health = {"starting": " (health: starting)", "healthy": " (healthy)",
+                  "unhealthy": " (unhealthy)"}.get(st.health.status, "")
+        return "Up " + _format.human_duration(time.time() - st.started_at.ToNanoseconds() / 1e9) + health
     if st.status == 3:
         return "Up " + _format.human_duration(time.time() - st.started_at.ToNanoseconds() / 1e9) + " (Paused)"
     if st.status == 6:

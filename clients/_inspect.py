@@ -49,6 +49,12 @@ def container_json(c: Any) -> dict[str, Any]:
             "Error": st.error,
             "StartedAt": rfc3339(_ts(st, "started_at")),
             "FinishedAt": rfc3339(_ts(st, "finished_at")),
+            **({"Health": {
+                "Status": st.health.status,
+                "FailingStreak": st.health.failing_streak,
+                "Log": [{"Start": rfc3339(_ts(r, "start")), "End": rfc3339(_ts(r, "end")),
+                         "ExitCode": r.exit_code, "Output": r.output} for r in st.health.log],
+            }} if st.HasField("health") and st.health.status else {}),
         },
         "Image": c.image_id,
         "ResolvConfPath": c.resolv_conf_path,

@@ -139,6 +139,8 @@ class ContainerManager:
         self._restarts: dict[str, threading.Timer] = {}
         self._backoff: dict[str, float] = {}
         self.events = EventBus()
+        # Called (outside any lock) with the record of each container that starts or is reattached.
+        self.started_hooks: list[Callable[[pb.Container], None]] = []
 
     # -- helpers -----------------------------------------------------------
 
@@ -305,7 +307,15 @@ class ContainerManager:
         self._notify()
         self.log.info("container started", id=ctr.id, pid=pid)
         self.emit("start", ctr)
+        self._run_started_hooks(ctr)
         return ctr
+
+    def _run_started_hooks(self, ctr: pb.Container) -> None:
+        for hook in self.started_hooks:
+            try:
+                hook(ctr)
+            except Exception:  # noqa: BLE001 - a hook must not fail a start
+                self.log.exception("start hook failed", id=ctr.id)
 
     def _spawn(self, ctr: pb.Container) -> tuple[int, Any]:
         from pallet.shim.client import start_shim
@@ -818,6 +828,7 @@ class ContainerManager:
             return
         self.log.info("reattached to running container", id=cid, pid=st.pid)
         self._watch(cid)
+        self._run_started_hooks(ctr)
 
     def shutdown(self) -> None:
         """Stop watching; running containers and their shims are left alone."""

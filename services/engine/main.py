@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         store, images, Paths(data_root, exec_root),
         RuntimeConfig(runtime=args.runtime, cgroup_parent=args.cgroup_parent),
     )
+    from pallet.engine._exec import ExecManager
+    from pallet.engine._health import HealthMonitor
+
+    execs = ExecManager(manager)
+    HealthMonitor(manager, execs)
     manager.recover()
 
     info = SystemInfo(manager, args.runtime, data_root, exec_root,
@@ -91,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                       services={"imagesvc": images_addr})
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System"])
-    from pallet.engine._exec import ExecManager
-
-    sv.register(server, sv.ContainersServicer(manager, ExecManager(manager)), sv.ImagesServicer(images, manager),
+    sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
                 sv.SystemServicer(info))
     for host in hosts:
         server_mod.listen(server, host)

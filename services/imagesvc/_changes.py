@@ -10,7 +10,8 @@ from typing import Any
 
 from pallet import errors, signals
 
-ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "WORKDIR", "USER", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL")
+ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "WORKDIR", "USER", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL",
+           "HEALTHCHECK")
 _PORT_RE = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?$")
 
 
@@ -117,8 +118,36 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
             vols = dict(config.get("Volumes") or {})
             vols.update({p: {} for p in paths})
             config["Volumes"] = vols
+        elif cmd == "HEALTHCHECK":
+            config["Healthcheck"] = _healthcheck(rest)
         elif cmd == "STOPSIGNAL":
             sig = rest.strip()
             signals.parse(sig)
             config["StopSignal"] = sig
     return config
+
+
+def _healthcheck(rest: str) -> dict[str, Any]:
+    """HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD ... | NONE."""
+    from pallet.units import parse_duration
+
+    words = rest.split(None)
+    check: dict[str, Any] = {}
+    keys = {"--interval": "Interval", "--timeout": "Timeout", "--start-period": "StartPeriod"}
+    while words and words[0].startswith("--"):
+        flag, _, value = words.pop(0).partition("=")
+        if flag in keys:
+            check[keys[flag]] = parse_duration(value)
+        elif flag == "--retries" and value.isdigit():
+            check["Retries"] = int(value)
+        else:
+            raise errors.InvalidArgument(f"HEALTHCHECK: unknown flag or bad value: {flag}")
+    kind = words[0].upper() if words else ""
+    if kind == "NONE" and len(words) == 1:
+        return {"Test": ["NONE"]}
+    if kind != "CMD" or len(words) < 2:
+        raise errors.InvalidArgument("HEALTHCHECK requires CMD followed by a command, or NONE")
+    after = rest.strip().split(None, len(rest.split()) - len(words) + 1)[-1]  # the text after CMD
+    argv = _json_list(after)
+    check["Test"] = ["CMD", *argv] if argv is not None else ["CMD-SHELL", after]
+    return check

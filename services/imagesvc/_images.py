@@ -132,6 +132,7 @@ class ImageService:
                 labels={str(k): str(v) for k, v in labels.items()},
                 exposed_ports=_keys(c.get("ExposedPorts")), volumes=_keys(c.get("Volumes")),
                 stop_signal=str(c.get("StopSignal") or ""),
+                healthcheck=_healthcheck(c.get("Healthcheck")),
             ),
             platform=ipb.Platform(architecture=str(cfg.get("architecture") or ""), os=str(cfg.get("os") or ""),
                                   variant=str(cfg.get("variant") or "")),
@@ -265,3 +266,16 @@ class ImageService:
                 if name is not None and name not in item.names:
                     item.names.append(name)
         return list(items.values())
+
+
+def _healthcheck(raw: object) -> ipb.Healthcheck | None:
+    """Docker's config.Healthcheck ({Test, Interval, Timeout, StartPeriod, Retries}) as a message."""
+    if not isinstance(raw, dict) or not raw.get("Test"):
+        return None
+
+    def num(key: str) -> int:
+        v = raw.get(key)
+        return int(v) if isinstance(v, int | float) else 0
+
+    return ipb.Healthcheck(test=_strs(raw.get("Test")), interval_ns=num("Interval"), timeout_ns=num("Timeout"),
+                           start_period_ns=num("StartPeriod"), retries=num("Retries"))

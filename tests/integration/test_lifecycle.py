@@ -189,3 +189,33 @@ def test_events_stream(engine: Engine) -> None:
     since = engine.ctl("events", "--since", "1m", "--until", "0s", "--filter", "event=die",
                        "--format", "{{json .Actor.Attributes}}", check=True).stdout
     assert any(json.loads(line).get("exitCode") == "2" for line in since.splitlines())
+
+
+def test_health_checks(engine: Engine) -> None:
+    cid = engine.ctl("run", "-d", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms",
+                     "--health-retries", "2", "busybox", "sleep", "60", check=True).stdout.strip()
+    try:
+        assert inspect(engine, cid)["State"]["Health"]["Status"] == "starting"
+        assert wait_for(lambda: inspect(engine, cid)["State"]["Health"]["Status"] == "unhealthy")
+        assert "(unhealthy)" in engine.ctl("ps", "--filter", f"id={cid}", "--format", "{{.Status}}").stdout
+        engine.ctl("exec", cid, "touch", "/tmp/ok", check=True)
+        assert wait_for(lambda: inspect(engine, cid)["State"]["Health"]["Status"] == "healthy")
+        health = inspect(engine, cid)["State"]["Health"]
+        assert health["FailingStreak"] == 0 and health["Log"][-1]["ExitCode"] == 0
+    finally:
+        engine.ctl("rm", "-f", cid)
+
+
+def test_image_healthcheck_and_restart_on_unhealthy(engine: Engine, busybox_tar: str) -> None:
+    engine.ctl("import", "-c", 'HEALTHCHECK --interval=200ms --retries=1 CMD ["test", "-f", "/tmp/ok"]',
+               "-c", 'CMD ["sleep", "60"]', busybox_tar, "healthy-image:1", check=True)
+    cid = engine.ctl("run", "-d", "--health-on-failure", "restart", "healthy-image:1", check=True).stdout.strip()
+    try:
+        first = inspect(engine, cid)["State"]["StartedAt"]
+        assert wait_for(lambda: inspect(engine, cid)["State"]["StartedAt"] != first, timeout=15)
+        disabled = engine.ctl("run", "-d", "--no-healthcheck", "healthy-image:1", check=True).stdout.strip()
+        assert "Health" not in inspect(engine, disabled)["State"]
+        engine.ctl("rm", "-f", disabled, check=True)
+    finally:
+        engine.ctl("rm", "-f", cid)
+        engine.ctl("rmi", "healthy-image:1")

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerConfig(_message.Message):
-    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys")
+    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys", "healthcheck", "no_healthcheck", "health_on_failure")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,9 @@ class ContainerConfig(_message.Message):
     RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
     LOG_CONFIG_FIELD_NUMBER: _ClassVar[int]
     DETACH_KEYS_FIELD_NUMBER: _ClassVar[int]
+    HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
+    NO_HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     image: str
     cmd: _containers.RepeatedScalarFieldContainer[str]
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
@@ -58,7 +61,10 @@ class ContainerConfig(_message.Message):
     restart_policy: RestartPolicy
     log_config: LogConfig
     detach_keys: str
-    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ...) -> None: ...
+    healthcheck: _images_pb2.Healthcheck
+    no_healthcheck: bool
+    health_on_failure: str
+    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ..., healthcheck: _Optional[_Union[_images_pb2.Healthcheck, _Mapping]] = ..., no_healthcheck: _Optional[bool] = ..., health_on_failure: _Optional[str] = ...) -> None: ...
 
 class RestartPolicy(_message.Message):
     __slots__ = ("name", "maximum_retry_count")
@@ -84,7 +90,7 @@ class LogConfig(_message.Message):
     def __init__(self, type: _Optional[str] = ..., config: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ContainerState(_message.Message):
-    __slots__ = ("status", "pid", "exit_code", "started_at", "finished_at", "error", "oom_killed")
+    __slots__ = ("status", "pid", "exit_code", "started_at", "finished_at", "error", "oom_killed", "health")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[ContainerState.Status]
@@ -110,6 +116,7 @@ class ContainerState(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     OOM_KILLED_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
     status: ContainerState.Status
     pid: int
     exit_code: int
@@ -117,7 +124,30 @@ class ContainerState(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     error: str
     oom_killed: bool
-    def __init__(self, status: _Optional[_Union[ContainerState.Status, str]] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., oom_killed: _Optional[bool] = ...) -> None: ...
+    health: Health
+    def __init__(self, status: _Optional[_Union[ContainerState.Status, str]] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., oom_killed: _Optional[bool] = ..., health: _Optional[_Union[Health, _Mapping]] = ...) -> None: ...
+
+class Health(_message.Message):
+    __slots__ = ("status", "failing_streak", "log")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FAILING_STREAK_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    failing_streak: int
+    log: _containers.RepeatedCompositeFieldContainer[HealthResult]
+    def __init__(self, status: _Optional[str] = ..., failing_streak: _Optional[int] = ..., log: _Optional[_Iterable[_Union[HealthResult, _Mapping]]] = ...) -> None: ...
+
+class HealthResult(_message.Message):
+    __slots__ = ("start", "end", "exit_code", "output")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    exit_code: int
+    output: str
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ...) -> None: ...
 
 class Container(_message.Message):
     __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user")

@@ -42,7 +42,7 @@ class Descriptor(_message.Message):
     def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., annotations: _Optional[_Mapping[str, str]] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
 
 class ImageConfig(_message.Message):
-    __slots__ = ("user", "env", "entrypoint", "cmd", "working_dir", "labels", "exposed_ports", "volumes", "stop_signal")
+    __slots__ = ("user", "env", "entrypoint", "cmd", "working_dir", "labels", "exposed_ports", "volumes", "stop_signal", "healthcheck")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class ImageConfig(_message.Message):
     EXPOSED_PORTS_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_FIELD_NUMBER: _ClassVar[int]
     STOP_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
     user: str
     env: _containers.RepeatedScalarFieldContainer[str]
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
@@ -68,7 +69,22 @@ class ImageConfig(_message.Message):
     exposed_ports: _containers.RepeatedScalarFieldContainer[str]
     volumes: _containers.RepeatedScalarFieldContainer[str]
     stop_signal: str
-    def __init__(self, user: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exposed_ports: _Optional[_Iterable[str]] = ..., volumes: _Optional[_Iterable[str]] = ..., stop_signal: _Optional[str] = ...) -> None: ...
+    healthcheck: Healthcheck
+    def __init__(self, user: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exposed_ports: _Optional[_Iterable[str]] = ..., volumes: _Optional[_Iterable[str]] = ..., stop_signal: _Optional[str] = ..., healthcheck: _Optional[_Union[Healthcheck, _Mapping]] = ...) -> None: ...
+
+class Healthcheck(_message.Message):
+    __slots__ = ("test", "interval_ns", "timeout_ns", "start_period_ns", "retries")
+    TEST_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_NS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_NS_FIELD_NUMBER: _ClassVar[int]
+    START_PERIOD_NS_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    test: _containers.RepeatedScalarFieldContainer[str]
+    interval_ns: int
+    timeout_ns: int
+    start_period_ns: int
+    retries: int
+    def __init__(self, test: _Optional[_Iterable[str]] = ..., interval_ns: _Optional[int] = ..., timeout_ns: _Optional[int] = ..., start_period_ns: _Optional[int] = ..., retries: _Optional[int] = ...) -> None: ...
 
 class Image(_message.Message):
     __slots__ = ("id", "repo_tags", "repo_digests", "target", "config", "platform", "created", "size", "diff_ids", "chain_id", "author", "comment")
