@@ -71,3 +71,60 @@ def test_reboot_containers_come_back_exited_and_policies_apply(fresh_engine: Eng
     assert wait_for(lambda: inspect(eng, always)["State"]["Running"])
     assert eng.ctl("exec", always, "true").returncode == 0
     eng.ctl("rm", "-f", plain, always, check=True)
+
+
+def test_stuck_containers_do_not_block_ps_or_logs(fresh_engine: Engine) -> None:
+    eng = fresh_engine
+    stubborn = eng.ctl("run", "-d", "busybox", "sh", "-c", "trap '' TERM; echo up; sleep 60",
+                       check=True).stdout.strip()
+    frozen = eng.ctl("run", "-d", "busybox", "sleep", "60", check=True).stdout.strip()
+    # Freeze the second one behind palletd's back: its processes cannot run or die.
+    freezer = f"/sys/fs/cgroup/freezer/{eng.cgroup_parent}/{frozen}/freezer.state"
+    if os.path.exists(freezer):
+        with open(freezer, "w") as f:
+            f.write("FROZEN")
+    stopper = eng.ctl_popen("stop", "-t", "20", stubborn)
+    try:
+        time.sleep(0.5)
+        t = time.monotonic()
+        assert stubborn[:12] in eng.ctl("ps", "-q", check=True).stdout
+        assert eng.ctl("logs", stubborn, check=True).stdout == "up\n"
+        assert eng.ctl("run", "--rm", "busybox", "echo", "free").stdout == "free\n"
+        assert time.monotonic() - t < 10
+        assert stopper.poll() is None  # still waiting for its timeout
+    finally:
+        if os.path.exists(freezer):
+            with open(freezer, "w") as f:
+                f.write("THAWED")
+        eng.ctl("rm", "-f", stubborn, frozen)
+        stopper.wait(timeout=30)
+
+
+def test_imagesvc_restart_is_survived(fresh_engine: Engine) -> None:
+    eng = fresh_engine
+    assert eng.proc is not None
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == eng.proc.pid]
+    imagesvc = [p for p in children if b"pallet.images" in _cmdline(p)]
+    assert len(imagesvc) == 1
+    os.kill(imagesvc[0], signal.SIGKILL)
+    res = eng.ctl("images", timeout=15)  # right after: the answer or one clear error line, never a hang
+    assert res.returncode == 0 or (res.returncode == 125 and len(res.stderr.strip().splitlines()) == 1), res.stderr
+    assert wait_for(lambda: eng.ctl("images").returncode == 0, timeout=20)
+    assert "busybox" in eng.ctl("images", check=True).stdout
+    assert eng.ctl("run", "--rm", "busybox", "echo", "back").stdout == "back\n"
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
