@@ -42,11 +42,22 @@ _MAX_UNIX_PATH = 107
 def start_command(id: str, bundle: str, *, runtime_root: str, log_path: str,  # noqa: A002
                   runtime: str = "runc", debug: bool = False,
                   argv_prefix: Sequence[str] | None = None, create_only: bool = False,
-                  stdin: bool = False) -> list[str]:
-    """The argv that starts a shim (for callers that run it themselves)."""
+                  stdin: bool = False, log_max_size: int = 0, log_max_files: int = 1,
+                  log_driver: str = "json-file") -> list[str]:
+    """The argv that starts a shim (for callers that run it themselves).
+
+    log_max_size > 0 rotates the log like Docker's json-file max-size (bytes),
+    keeping log_max_files files in all; log_driver "none" keeps no log file.
+    """
     argv = list(argv_prefix) if argv_prefix else [sys.executable, "-m", "pallet.shim"]
     argv += ["start", "--id", id, "--bundle", bundle, "--runtime", runtime,
              "--runtime-root", runtime_root, "--log-path", log_path]
+    if log_max_size:
+        argv += ["--log-max-size", str(int(log_max_size))]
+    if log_max_files != 1:
+        argv += ["--log-max-files", str(int(log_max_files))]
+    if log_driver != "json-file":
+        argv += ["--log-driver", log_driver]
     if create_only:
         argv.append("--create-only")
     if stdin:
@@ -89,7 +100,8 @@ def start_shim(id: str, bundle: str, *, runtime_root: str, log_path: str,  # noq
                runtime: str = "runc", debug: bool = False,
                argv_prefix: Sequence[str] | None = None, timeout: float | None = 60.0,
                env: dict[str, str] | None = None, create_only: bool = False,
-               stdin: bool = False) -> dict:
+               stdin: bool = False, log_max_size: int = 0, log_max_files: int = 1,
+               log_driver: str = "json-file") -> dict:
     """Start a container's shim and return {"pid", "shim_pid", "address"}.
 
     Runs `pallet-shim start ...` (by default `sys.executable -m pallet.shim`,
@@ -98,13 +110,17 @@ def start_shim(id: str, bundle: str, *, runtime_root: str, log_path: str,  # noq
     container is running, or with create_only CREATED until
     ShimClient.start(). With stdin the container's stdin is a pipe (or its
     terminal) the shim holds, fed by attach(stdin=True); else /dev/null.
+    log_max_size (bytes, 0 = never) and log_max_files rotate the log file as
+    Docker's json-file driver does (log_path.1, log_path.2, ...); log_driver
+    "none" writes no log file.
     Raises FailedPrecondition with the runtime's message if the container
     could not be started (nothing is left behind then), DeadlineExceeded if
     the command did not answer within timeout seconds.
     """
     argv = start_command(id, bundle, runtime_root=runtime_root, log_path=log_path,
                          runtime=runtime, debug=debug, argv_prefix=argv_prefix,
-                         create_only=create_only, stdin=stdin)
+                         create_only=create_only, stdin=stdin, log_max_size=log_max_size,
+                         log_max_files=log_max_files, log_driver=log_driver)
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout, env=env, check=False)

@@ -1,7 +1,8 @@
 """pallet-shim's command line.
 
     pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
-                      --log-path FILE [--create-only] [--stdin] [--debug]
+                      --log-path FILE [--log-max-size BYTES] [--log-max-files N]
+                      [--log-driver json-file|none] [--create-only] [--stdin] [--debug]
 
 `start` forks: the child detaches (setsid) and becomes the long-lived shim
 (pallet.shim.server); this process waits for it to report and prints one JSON
@@ -20,7 +21,8 @@ import sys
 
 USAGE = """\
 usage: pallet-shim start --id ID --bundle DIR [--runtime PATH] --runtime-root DIR
-                         --log-path FILE [--create-only] [--stdin] [--debug]
+                         --log-path FILE [--log-max-size BYTES] [--log-max-files N]
+                         [--log-driver json-file|none] [--create-only] [--stdin] [--debug]
 
 Start a container through its OCI runtime and keep a shim serving it on
 DIR/shim.sock. Prints {"pid", "shim_pid", "address"} on success or
@@ -32,6 +34,13 @@ options:
   --runtime PATH      OCI runtime binary (default: runc)
   --runtime-root DIR  the runtime's state directory (runc --root)
   --log-path FILE     container log, Docker json-file format (appended)
+  --log-max-size BYTES
+                      rotate the log before it would grow past BYTES: FILE.1,
+                      FILE.2, ... as Docker does (default 0: never rotate)
+  --log-max-files N   files kept, FILE included (default 1: a full FILE is
+                      replaced); older rotated files are removed
+  --log-driver NAME   json-file (default), or none: keep no log file (output
+                      still goes to attached clients)
   --create-only       `runc create` only: the container stays CREATED until the
                       shim's Start method is called
   --stdin             give the container a stdin the shim holds (a pipe, or the
@@ -39,7 +48,9 @@ options:
   --debug             detailed shim log in DIR/shim.log
 """
 
-_VALUE_OPTS = ("id", "bundle", "runtime", "runtime-root", "log-path")
+_VALUE_OPTS = ("id", "bundle", "runtime", "runtime-root", "log-path", "log-max-size", "log-max-files",
+               "log-driver")
+_LOG_DRIVERS = ("json-file", "none")
 _REQUIRED = ("id", "bundle", "runtime-root", "log-path")
 _FLAGS = ("debug", "create-only", "stdin")
 
@@ -51,7 +62,8 @@ class UsageError(Exception):
 def parse_start(argv: list[str]) -> dict[str, object]:
     """Options of `start` as a dict keyed by option name without dashes.
 
-    --create-only and --stdin appear (as True) only when given.
+    --create-only and --stdin appear (as True) only when given, and so do
+    log-max-size and log-max-files (checked, as ints) and log-driver.
     """
     opts: dict[str, object] = {"runtime": "runc", "debug": False}
     i = 0
@@ -75,7 +87,20 @@ def parse_start(argv: list[str]) -> dict[str, object]:
     missing = [f"--{n}" for n in _REQUIRED if not opts.get(n)]
     if missing:
         raise UsageError(f"missing {', '.join(missing)}")
+    for name, least in (("log-max-size", 0), ("log-max-files", 1)):
+        if name in opts:
+            opts[name] = _count(opts[name], name, least)
+    if opts.get("log-driver", "json-file") not in _LOG_DRIVERS:
+        raise UsageError(f"--log-driver must be one of {', '.join(_LOG_DRIVERS)}, "
+                         f"not {opts['log-driver']!r}")
     return opts
+
+
+def _count(value: object, name: str, least: int) -> int:
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or int(text) < least:
+        raise UsageError(f"--{name} needs a whole number >= {least}, not {text!r}")
+    return int(text)
 
 
 def _read_all(fd: int) -> bytes:
@@ -102,7 +127,12 @@ def start(opts: dict[str, object]) -> int:
         code = 1
         try:
             os.close(rfd)
-            from pallet.shim import server
+            from pallet.shim import _logfile, server
+
+            # the settings of the JsonFileLog the server opens (this process only)
+            _logfile.configure(max_size=int(str(opts.get("log-max-size", 0))),
+                               max_files=int(str(opts.get("log-max-files", 1))),
+                               driver=str(opts.get("log-driver", "json-file")))
 
             code = server.run(
                 str(opts["id"]), bundle, str(opts["runtime"]),

@@ -75,7 +75,10 @@ def parse_log_opts(opts: Mapping[str, str]) -> tuple[int, int]:
             raise errors.InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
     max_size, max_files = DEFAULT_MAX_SIZE, DEFAULT_MAX_FILES
     if "max-size" in opts:
-        max_size = parse_size(opts["max-size"])
+        try:
+            max_size = parse_size(opts["max-size"])
+        except errors.InvalidArgument as exc:
+            raise errors.InvalidArgument(f"invalid max-size: {exc}") from None
         if max_size <= 0:
             raise errors.InvalidArgument("max-size must be a positive number")
     if "max-file" in opts:

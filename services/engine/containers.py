@@ -198,7 +198,7 @@ class ContainerManager:
         if config.log_config.type not in ("", "json-file", "none"):
             raise errors.InvalidArgument(f'logging driver "{config.log_config.type}" is not supported '
                                          "(use json-file or none)")
-        getattr(_logs, "parse_log_opts", lambda o: (0, 1))(dict(config.log_config.config))
+        _logs.parse_log_opts(dict(config.log_config.config))
         _attach.parse_detach_keys(config.detach_keys)
         image = self.images.get_image(config.image)
         ic = image.config
@@ -353,7 +353,7 @@ class ContainerManager:
                         for m in mounts]).encode(),
         )
         started = _now_ts()
-        max_size, max_files = getattr(_logs, "parse_log_opts", lambda o: (0, 1))(dict(ctr.config.log_config.config))
+        max_size, max_files = _logs.parse_log_opts(dict(ctr.config.log_config.config))
         reply = start_shim(
             id=ctr.id,
             bundle=bundle,
@@ -837,11 +837,6 @@ class ContainerManager:
 
 def _log_kwargs(driver: str, max_size: int, max_files: int) -> dict[str, Any]:
     """start_shim keywords for the container's log configuration."""
-    import inspect as _i  # TEMP until the shim's rotation flags land
-
-    from pallet.shim.client import start_shim
-    if "log_max_size" not in _i.signature(start_shim).parameters:
-        return {}
     return {"log_driver": driver or "json-file", "log_max_size": max_size, "log_max_files": max_files}
 
 

@@ -208,3 +208,22 @@ def test_network_host_and_none(engine: Engine) -> None:
     assert "localhost" in res.stdout
     res = engine.ctl("run", "--rm", "--network", "nosuchnet", "busybox", "true")
     assert res.returncode == 125 and "nosuchnet" in res.stderr
+
+
+def test_log_rotation_options(engine: Engine) -> None:
+    cid = engine.ctl("run", "-d", "--log-opt", "max-size=2k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+                     "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done", check=True).stdout.strip()
+    try:
+        assert engine.ctl("wait", cid, check=True).stdout.strip() == "0"
+        logdir = os.path.join(engine.data_root, "containers", cid)
+        files = sorted(f for f in os.listdir(logdir) if "-json.log" in f)
+        assert files == [f"{cid}-json.log", f"{cid}-json.log.1"]
+        assert all(os.path.getsize(os.path.join(logdir, f)) <= 2000 for f in files)
+        tail = engine.ctl("logs", "--tail", "2", cid, check=True).stdout
+        assert tail == "line 298\nline 299\n"
+    finally:
+        engine.ctl("rm", "-f", cid)
+    res = engine.ctl("run", "--rm", "--log-opt", "max-size=lots", "busybox", "true")
+    assert res.returncode == 125 and "max-size" in res.stderr
+    res = engine.ctl("run", "--rm", "--log-driver", "none", "busybox", "echo", "unlogged")
+    assert res.returncode == 0 and res.stdout == "unlogged\n"
