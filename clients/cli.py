@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--filter", action="append", default=[], help="filter output (type=, event=, container=)")
     p.add_argument("--format", default="", help="format the output using a Go-template-like string")
 
+    from pallet.client import _stats as st
+
+    st.add_stats_parser(sub, _add)
+    st.add_top_parser(sub, _add)
+
     p = _add(sub, "ps", c.cmd_ps, "List containers", "palletctl ps [OPTIONS]",
              "examples:\n  palletctl ps -a --filter status=exited\n  palletctl ps -q")
     p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")

@@ -174,6 +174,15 @@ class ContainerManager:
         self.events.emit("container", action, ctr.id, **dict(ctr.config.labels),
                          name=ctr.name, image=ctr.image, **attrs)
 
+    def cgroups_path(self, cid: str) -> str:
+        return f"/{self.runtime.cgroup_parent.strip('/')}/{cid}"
+
+    def require_live(self, ref: str) -> pb.Container:
+        ctr = self.store.resolve(ref)
+        if ctr.state.status not in LIVE_STATES:
+            raise errors.FailedPrecondition(f"Container {ctr.id} is not running")
+        return ctr
+
     def _shim_address(self, cid: str) -> str:
         return os.path.join(self.paths.bundle(cid), "shim.sock")
 
@@ -340,7 +349,7 @@ class ContainerManager:
                 hostname=ctr.config.hostname,
                 domainname=ctr.config.domainname,
                 network_mode=ctr.config.network_mode,
-                cgroups_path=f"/{self.runtime.cgroup_parent.strip('/')}/{ctr.id}",
+                cgroups_path=self.cgroups_path(ctr.id),
                 hostname_path=ctr.hostname_path,
                 hosts_path=ctr.hosts_path,
                 resolv_conf_path=ctr.resolv_conf_path,

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 from pallet import errors
-from pallet.engine import _attach, system
+from pallet.engine import _attach, _stats, _top, system
 from pallet.engine._exec import ExecManager
 from pallet.engine.containers import ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
@@ -97,6 +97,16 @@ class ContainersServicer(pb_grpc.ContainersServicer):
 
     def ExecInspect(self, request: pb.ExecInspectRequest, context: Any) -> pb.ExecInspectResponse:
         return self.execs.inspect(request.id)
+
+    def Stats(self, request: pb.StatsRequest, context: Any) -> Iterator[pb.StatsResponse]:
+        ctr = self.m.require_live(request.id)
+        pid = 0 if ctr.config.network_mode == "host" else ctr.state.pid
+        yield from _stats.stream(self.m.cgroups_path(ctr.id), pid, stream=request.stream, id=ctr.id,
+                                 name=ctr.name, alive=context.is_active)
+
+    def Top(self, request: pb.TopRequest, context: Any) -> pb.TopResponse:
+        ctr = self.m.require_live(request.id)
+        return _top.top_pb(_top.cgroup_pids(self.m.cgroups_path(ctr.id)), list(request.ps_args))
 
 
 def _attach_response(item: Any) -> pb.AttachResponse:
