@@ -331,6 +331,17 @@ def cmd_unpause(args: argparse.Namespace) -> int:
     return _each(args, args.containers, lambda c, ref: c.containers.Unpause(pb.UnpauseContainerRequest(id=ref)))
 
 
+def cmd_port(args: argparse.Namespace) -> int:
+    """Published ports come with bridge networking (netsvc); until then there are none to list."""
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    ctr = client(args).containers.Inspect(pb.InspectContainerRequest(id=args.container))
+    if args.private_port:
+        port = args.private_port if "/" in args.private_port else args.private_port + "/tcp"
+        raise CLIError(f"Error: No public port '{port}' published for {ctr.name}", 1)
+    return 0
+
+
 def cmd_rename(args: argparse.Namespace) -> int:
     from pallet.engine.v1 import engine_pb2 as pb
 

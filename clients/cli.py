@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = _add(sub, name, func, text, f"palletctl {name} CONTAINER [CONTAINER...]")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
+    p = _add(sub, "port", c.cmd_port, "List port mappings or a specific mapping for the container",
+             "palletctl port CONTAINER [PRIVATE_PORT[/PROTO]]")
+    p.add_argument("container")
+    p.add_argument("private_port", nargs="?", default="")
+
     p = _add(sub, "rename", c.cmd_rename, "Rename a container", "palletctl rename CONTAINER NEW_NAME")
     p.add_argument("container")
     p.add_argument("new_name")

@@ -219,3 +219,13 @@ def test_image_healthcheck_and_restart_on_unhealthy(engine: Engine, busybox_tar:
     finally:
         engine.ctl("rm", "-f", cid)
         engine.ctl("rmi", "healthy-image:1")
+
+
+def test_port_lists_nothing_yet(engine: Engine) -> None:
+    cid = engine.ctl("create", "busybox", "true", check=True).stdout.strip()
+    try:
+        assert engine.ctl("port", cid, check=True).stdout == ""
+        res = engine.ctl("port", cid, "80")
+        assert res.returncode == 1 and "No public port '80/tcp'" in res.stderr
+    finally:
+        engine.ctl("rm", cid)
