@@ -435,7 +435,6 @@ def ps_row(ctr: Any, trunc: bool) -> dict[str, str]:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from pallet.client._inspect import render
     from pallet.engine.v1 import engine_pb2 as pb
 
     limit = 1 if args.latest else args.last
@@ -448,12 +447,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         return 0
     rows = [ps_row(ctr, trunc) for ctr in res.containers]
     if args.format:
-        fmt = args.format.removeprefix("table ").strip() if args.format.startswith("table") else args.format
-        for row in rows:
-            try:
-                print(render(fmt, row))
-            except ValueError as exc:
-                raise CLIError(f"palletctl: {exc}") from None
+        _format.print_rows(args.format, rows)
         return 0
     headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]

@@ -65,3 +65,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def short_id(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
+
+
+def print_rows(fmt: str, rows: list[dict[str, str]]) -> None:
+    """--format output: one rendered template per row ("table ..." prints no header here)."""
+    from pallet.client._inspect import render
+    from pallet.client.cli import CLIError
+
+    template = fmt.removeprefix("table").strip() if fmt.startswith("table") else fmt
+    for row in rows:
+        try:
+            print(render(template, row))
+        except ValueError as exc:
+            raise CLIError(f"palletctl: {exc}") from None

@@ -24,7 +24,6 @@ def _split_tag(name: str) -> tuple[str, str]:
 
 
 def cmd_images(args: argparse.Namespace) -> int:
-    from pallet.client._inspect import render
     from pallet.images.v1 import images_pb2 as ipb
 
     filters = list(args.filter)
@@ -53,12 +52,7 @@ def cmd_images(args: argparse.Namespace) -> int:
                 "Size": _format.human_size(img.size),
             })
     if args.format:
-        fmt = args.format.removeprefix("table").strip() if args.format.startswith("table") else args.format
-        for row in rows:
-            try:
-                print(render(fmt, row))
-            except ValueError as exc:
-                raise CLIError(f"palletctl: {exc}") from None
+        _format.print_rows(args.format, rows)
         return 0
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
     keys = ["Repository", "Tag", *(["Digest"] if args.digests else []), "ID", "CreatedSince", "Size"]

@@ -19,6 +19,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+from pallet.errors import exit_code_for_start_error
 from pallet.shim import _attach, _stdio, protocol
 from pallet.shim._files import unlink, write_atomic
 from pallet.shim._process import Process
@@ -32,16 +33,6 @@ def valid_exec_id(exec_id: str) -> bool:
     """Safe as a file name in the bundle: [A-Za-z0-9_.-], not starting with '.'."""
     return (0 < len(exec_id) <= 128 and exec_id[0] != "."
             and all(c.isascii() and (c.isalnum() or c in "_.-") for c in exec_id))
-
-
-def start_exit_status(message: str) -> int:
-    """Docker's exit status for a process that could not be started."""
-    low = message.lower()
-    if "executable file not found" in low or "no such file or directory" in low:
-        return 127
-    if "permission denied" in low or "is a directory" in low:
-        return 126
-    return 128
 
 
 def files(shim: Shim, exec_id: str) -> tuple[str, str]:
@@ -66,7 +57,7 @@ def start(shim: Shim, proc: Process) -> None:
         if pid:  # running, but without the stdio we meant to hold: not ours to keep
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        proc.exit_status = start_exit_status(err)
+        proc.exit_status = exit_code_for_start_error(err)
         proc.exited_at_ns = time.time_ns()
         shim._done(proc)
         shim.log.warning("exec failed to start", exec_id=proc.exec_id, error=err)

@@ -30,9 +30,8 @@ def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def engine(busybox_tar: str) -> Iterator[Engine]:
-    """One palletd for the integration tests, with busybox:latest imported."""
+def _running_engine(busybox_tar: str) -> Iterator[Engine]:
+    """A palletd with busybox:latest imported, torn down (mounts, processes, cgroups) even on failure."""
     _need_root()
     eng = make_engine()
     try:
@@ -42,17 +41,15 @@ def engine(busybox_tar: str) -> Iterator[Engine]:
     finally:
         eng.stop()
         _host.teardown_roots(eng.tmp, os.path.join(eng.exec_root, "runc"), eng.cgroup_parent)
+
+
+@pytest.fixture(scope="session")
+def engine(busybox_tar: str) -> Iterator[Engine]:
+    """One palletd shared by the integration tests."""
+    yield from _running_engine(busybox_tar)
 
 
 @pytest.fixture
 def fresh_engine(busybox_tar: str) -> Iterator[Engine]:
     """A palletd of the test's own, for tests that restart or break it."""
-    _need_root()
-    eng = make_engine()
-    try:
-        eng.start()
-        eng.ctl("import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
-        yield eng
-    finally:
-        eng.stop()
-        _host.teardown_roots(eng.tmp, os.path.join(eng.exec_root, "runc"), eng.cgroup_parent)
+    yield from _running_engine(busybox_tar)

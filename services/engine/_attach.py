@@ -12,7 +12,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,3 +176,17 @@ class Session:
             except queue.Empty:
                 continue
         return None
+
+
+def relay(session: Session, alive: Callable[[], bool]) -> Generator[Output | str, None, bool]:
+    """Yield the session's output; True once it ended, False if the client detached or left."""
+    while True:
+        event = session.next_event(alive)
+        if event is None:
+            return False
+        if event == DETACHED:
+            yield DETACHED
+            return False
+        if event == END:
+            return True
+        yield event

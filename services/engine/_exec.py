@@ -110,18 +110,9 @@ class ExecManager:
         if session is None:
             return
         try:
-            while True:
-                event = session.next_event(alive)
-                if event is None:
-                    return
-                if event == _attach.DETACHED:
-                    yield _attach.DETACHED
-                    return
-                if event == _attach.END:
-                    break
-                yield event
-            rec.done.wait()
-            yield rec.exit_code, ""
+            if (yield from _attach.relay(session, alive)):
+                rec.done.wait()
+                yield rec.exit_code, ""
         finally:
             session.close()
 

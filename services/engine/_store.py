@@ -3,14 +3,12 @@ serialized pallet.engine.v1.Container so fields can be added freely."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from pallet import errors
 from pallet.engine.v1 import engine_pb2 as pb
+from pallet.sqlite import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
@@ -26,23 +24,11 @@ class ContainerStore:
     """Thread-safe access to the containers table; every write is a transaction."""
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._database = Database(path, SCHEMA, synchronous="NORMAL")
+        self._db, self._lock = self._database.conn, self._database.lock
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.tx()
 
     def add(self, ctr: pb.Container) -> None:
         try:
@@ -104,5 +90,4 @@ class ContainerStore:
         return [pb.Container.FromString(r[0]) for r in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()

@@ -711,17 +711,8 @@ class ContainerManager:
                     if (e.stream == "stderr" and session.want_stderr) or (
                             e.stream != "stderr" and session.want_stdout):
                         yield _attach.Output(e.stream, e.data, e.time_ns)
-            while True:
-                event = session.next_event(alive)
-                if event is None:
-                    return
-                if event == _attach.DETACHED:
-                    yield _attach.DETACHED
-                    return
-                if event == _attach.END:
-                    break
-                yield event
-            yield self._exit_after(cid, seq, alive)
+            if (yield from _attach.relay(session, alive)):
+                yield self._exit_after(cid, seq, alive)
         finally:
             session.close()
             with self._lock(cid):

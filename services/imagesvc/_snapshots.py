@@ -15,13 +15,12 @@ import os
 import shutil
 import sqlite3
 import stat
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from pallet import errors, log
+from pallet.sqlite import Database
 
 VIEW, ACTIVE, COMMITTED = "view", "active", "committed"
 TEMP_PREFIX = "pallet-extract-"
@@ -92,28 +91,15 @@ class Snapshotter:
     def __init__(self, root: str) -> None:
         self.root = root
         os.makedirs(root, mode=0o700, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(os.path.join(root, "metadata.db"), check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._database = Database(os.path.join(root, "metadata.db"), _SCHEMA)
+        self._db, self._lock = self._database.conn, self._database.lock
         self.log = log.get("snapshots")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.tx()
 
     # -- paths ---------------------------------------------------------------
 

@@ -131,7 +131,8 @@ def test_start_flags() -> None:
 
 
 def test_exec_ids_and_start_exit_status() -> None:
-    from pallet.shim._exec import start_exit_status, valid_exec_id
+    from pallet.errors import exit_code_for_start_error as start_exit_status
+    from pallet.shim._exec import valid_exec_id
 
     assert all(valid_exec_id(x) for x in ("e1", "exec-1.2_x", "A" * 128))
     assert not any(valid_exec_id(x) for x in ("", ".hidden", "../x", "a/b", "é", "A" * 129, "a b"))
