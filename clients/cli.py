@@ -39,6 +39,7 @@ def _add(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_: 
 
 def build_parser() -> argparse.ArgumentParser:
     from pallet.client import _containers as c
+    from pallet.client import _cp as cp
     from pallet.client import _images as i
     from pallet.client import _system as s
 
@@ -102,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
                              ("unpause", c.cmd_unpause, "Unpause all processes within one or more containers")):
         p = _add(sub, name, func, text, f"palletctl {name} CONTAINER [CONTAINER...]")
         p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    p = _add(sub, "cp", cp.cmd_cp, "Copy files/folders between a container and the local filesystem",
+             "palletctl cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+             "       palletctl cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+             "Use '-' as the source to read a tar archive from stdin and extract it to a directory\n"
+             "destination in a container. Use '-' as the destination to stream a tar archive of a\n"
+             "container source to stdout.")
+    p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="always follow symbol link in SRC_PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress progress output during copy")
+    p.add_argument("src", metavar="SRC_PATH")
+    p.add_argument("dst", metavar="DEST_PATH")
 
     p = _add(sub, "port", c.cmd_port, "List port mappings or a specific mapping for the container",
              "palletctl port CONTAINER [PRIVATE_PORT[/PROTO]]")
@@ -259,4 +272,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as `python -m pallet.client.cli`, this file is __main__ while the command
+    # modules import pallet.client.cli: use that module's main so CLIError is one class.
+    from pallet.client.cli import main as _main
+
+    raise SystemExit(_main())

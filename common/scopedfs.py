@@ -29,8 +29,8 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from pallet import errors
 
@@ -226,10 +226,85 @@ def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
     return os.path.join(root, *parts) if parts else root
 
 
+# -- Docker's path rules (pkg/archive/copy.go), for "/"-separated paths -------------
+
+
+def go_clean(path: str) -> str:
+    """Go's path.Clean."""
+    out = posixpath.normpath(path) if path else "."
+    if out.startswith("//"):
+        out = "/" + out.lstrip("/")
+    return out
+
+
+def go_base(path: str) -> str:
+    """Go's path.Base: the last element, trailing slashes ignored."""
+    if not path:
+        return "."
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/"
+    return stripped.rsplit("/", 1)[-1]
+
+
+def go_dir(path: str) -> str:
+    """Go's path.Dir."""
+    return go_clean(path[: path.rfind("/") + 1]) if "/" in path else "."
+
+
+def specifies_current_dir(path: str) -> bool:
+    return go_base(path) == "."
+
+
+def has_trailing_separator(path: str) -> bool:
+    return path.endswith("/")
+
+
+def preserve_trailing_dot_or_separator(cleaned: str, original: str) -> str:
+    """Put back the trailing "/." or "/" that cleaning removed (they carry meaning in cp)."""
+    if not specifies_current_dir(cleaned) and specifies_current_dir(original):
+        if not has_trailing_separator(cleaned):
+            cleaned += "/"
+        cleaned += "."
+    if not has_trailing_separator(cleaned) and has_trailing_separator(original):
+        cleaned += "/"
+    return cleaned
+
+
+def split_path_dir_entry(path: str) -> tuple[str, str]:
+    """(dir, base) of a cleaned path, keeping a trailing "." (SplitPathDirEntry).
+
+    The root's base is "." here (the archive of "/" holds its contents).
+    """
+    cleaned = go_clean(path)
+    if specifies_current_dir(path):
+        cleaned += "/."
+    base = go_base(cleaned)
+    return go_dir(cleaned), "." if base == "/" else base
+
+
+def container_abs_path(path: str) -> str:
+    """A path given for a container as an absolute, clean path, trailing "/" or "/." kept."""
+    return preserve_trailing_dot_or_separator(go_clean("/" + path), path)
+
+
+def rebase_name(path: str, resolved: str) -> tuple[str, str]:
+    """Docker's GetRebaseName: (resolved with path's trailing "/." or "/", name to rebase to or "")."""
+    if specifies_current_dir(path) and not specifies_current_dir(resolved):
+        resolved += "/."
+    if has_trailing_separator(path) and not has_trailing_separator(resolved):
+        resolved += "/"
+    return resolved, go_base(path) if go_base(path) != go_base(resolved) else ""
+
+
 # -- writing tar streams ------------------------------------------------------
 
 
-def _pump(gen: Iterator[bytes], buf: bytearray, chunk: int) -> Iterator[bytes]:
+_T = TypeVar("_T")
+_Descend = tuple[int, Iterator[str]]  # a directory's fd and the names in it
+
+
+def _pump(gen: Generator[bytes, None, _T], buf: bytearray, chunk: int) -> Generator[bytes, None, _T]:
     """Forward gen's pieces through buf in chunks; returns gen's return value."""
     while True:
         try:
@@ -261,13 +336,15 @@ class TarWriter:
         buf = bytearray()
         stack: list[tuple[int, tuple[str, ...], str, Iterator[str]]] = []
         try:
-            top: tuple[int, Iterator[str]] | None
+            top: _Descend | None
             if parts:
-                pfd = self.root.walk(parts[:-1])
+                # An override needs no parent in the root (an image without /etc).
+                pfd = -1 if tuple(parts) in self.overrides else self.root.walk(parts[:-1])
                 try:
                     top = yield from _pump(self._entry(pfd, parts[-1], tuple(parts), arcname), buf, self.chunk)
                 finally:
-                    os.close(pfd)
+                    if pfd >= 0:
+                        os.close(pfd)
             else:
                 top = yield from _pump(self._dir_entry(os.dup(self.root.fd), (), arcname), buf, self.chunk)
             if top is not None:
@@ -303,7 +380,7 @@ class TarWriter:
         return ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
     def _entry(self, pfd: int, name: str, parts: tuple[str, ...], arcname: str
-               ) -> Iterator[bytes]:
+               ) -> Generator[bytes, None, _Descend | None]:
         """Yields the entry's bytes; returns (dir fd, child names) for a directory to descend into."""
         override = self.overrides.get(parts)
         if override is not None:
@@ -348,7 +425,7 @@ class TarWriter:
         # sockets are skipped, as Docker does
         return None
 
-    def _dir_entry(self, dfd: int, parts: tuple[str, ...], arcname: str) -> Iterator[bytes]:
+    def _dir_entry(self, dfd: int, parts: tuple[str, ...], arcname: str) -> Generator[bytes, None, _Descend]:
         try:
             st = os.fstat(dfd)
             names = sorted(os.listdir(dfd))
@@ -411,34 +488,39 @@ class ChunkReader:
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it: Iterator[bytes] = iter(chunks)
         self._buf = b""
+        self._pos = 0
         self._eof = False
+
+    def _fill(self) -> bool:
+        """Make sure unread bytes are buffered; False at the end of the stream."""
+        while self._pos >= len(self._buf):
+            if self._eof:
+                return False
+            try:
+                self._buf, self._pos = next(self._it), 0
+            except StopIteration:
+                self._buf, self._pos, self._eof = b"", 0, True
+        return True
 
     def read(self, n: int = -1, /) -> bytes:
         if n is None or n < 0:
-            parts = [self._buf, *self._it]
-            self._buf, self._eof = b"", True
+            parts = [self._buf[self._pos:], *self._it]
+            self._buf, self._pos, self._eof = b"", 0, True
             return b"".join(parts)
-        while not self._buf and not self._eof:
-            try:
-                self._buf = next(self._it)
-            except StopIteration:
-                self._eof = True
-        out, self._buf = self._buf[:n], self._buf[n:]
+        if not self._fill():
+            return b""
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
         return out
 
     def at_eof(self) -> bool:
         """True if nothing at all is left (reads ahead one chunk)."""
-        while not self._buf and not self._eof:
-            try:
-                self._buf = next(self._it)
-            except StopIteration:
-                self._eof = True
-        return not self._buf
+        return not self._fill()
 
     def drain(self) -> None:
         for _ in self._it:
             pass
-        self._buf, self._eof = b"", True
+        self._buf, self._pos, self._eof = b"", 0, True
 
 
 def _bad(name: str, why: str) -> errors.InvalidArgument:

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from pallet import errors
 from pallet.engine import _attach, _stats, _top, system
+from pallet.engine._archive import ArchiveService
 from pallet.engine._exec import ExecManager
 from pallet.engine.containers import ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
@@ -97,6 +98,15 @@ class ContainersServicer(pb_grpc.ContainersServicer):
 
     def ExecInspect(self, request: pb.ExecInspectRequest, context: Any) -> pb.ExecInspectResponse:
         return self.execs.inspect(request.id)
+
+    def ArchiveStat(self, request: pb.ArchiveRequest, context: Any) -> pb.PathStat:
+        return ArchiveService(self.m).stat(request.id, request.path)
+
+    def ArchiveGet(self, request: pb.ArchiveRequest, context: Any) -> Iterator[pb.ArchiveChunk]:
+        return ArchiveService(self.m).get(request.id, request.path)
+
+    def ArchivePut(self, request_iterator: Iterator[pb.ArchivePutRequest], context: Any) -> pb.ArchivePutResponse:
+        return ArchiveService(self.m).put_requests(request_iterator)
 
     def Stats(self, request: pb.StatsRequest, context: Any) -> Iterator[pb.StatsResponse]:
         ctr = self.m.require_live(request.id)
