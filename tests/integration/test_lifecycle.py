@@ -22,7 +22,8 @@ def run_in_pty(engine: Engine, *args: str, script: list[tuple[bytes | None, byte
     """Run palletctl on a real terminal of the given size; returns (status, output).
 
     script: (expected, keys) steps: once `expected` has appeared in the output
-    (or 1.5 s after the previous step when it is None) the keys are typed.
+    (or 1.5 s after the previous step when it is None) the keys are typed. Keys
+    b"RESIZE:rows,cols" resize the terminal instead and send SIGWINCH.
     """
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -39,7 +40,12 @@ def run_in_pty(engine: Engine, *args: str, script: list[tuple[bytes | None, byte
                 expected, keys = steps[0]
                 if (expected is not None and expected in out) or (
                         expected is None and time.monotonic() - last >= 1.5):
-                    os.write(master, keys)
+                    if keys.startswith(b"RESIZE:"):
+                        r_, c_ = (int(x) for x in keys[7:].split(b","))
+                        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", r_, c_, 0, 0))
+                        os.kill(proc.pid, signal.SIGWINCH)
+                    else:
+                        os.write(master, keys)
                     steps.pop(0)
                     last = time.monotonic()
             r, _, _ = select.select([master], [], [], 0.1)
@@ -229,3 +235,15 @@ def test_port_lists_nothing_yet(engine: Engine) -> None:
         assert res.returncode == 1 and "No public port '80/tcp'" in res.stderr
     finally:
         engine.ctl("rm", cid)
+
+
+def test_exec_it_follows_window_resizes(engine: Engine) -> None:
+    cid = engine.ctl("run", "-d", "busybox", "sleep", "60", check=True).stdout.strip()
+    try:
+        status, out = run_in_pty(engine, "exec", "-it", cid, "sh", rows=20, cols=70, script=[
+            (b"#", b"stty size\r"), (b"20 70", b"RESIZE:40,120"), (None, b"stty size\r"),
+            (b"40 120", b"\x04")])
+        assert b"20 70" in out and b"40 120" in out, out
+        assert status == 0, out  # Ctrl-D ended the shell
+    finally:
+        engine.ctl("rm", "-f", cid)
