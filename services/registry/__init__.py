@@ -1,0 +1,1 @@
+"""pallet-registry: an OCI Distribution registry (services/registry)."""
