@@ -437,14 +437,14 @@ class ContainerManager:
                 ctr.state.status = Status.STATUS_RESTARTING
             self.store.put(ctr)
             self._release_shim(cid)
+            self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
+            if oom:
+                self.emit("oom", ctr)
+            self.emit("die", ctr, exitCode=str(status))  # before waiters (stop, wait) wake up
             with self._cond:
                 self._exit_seq[cid] = self._exit_seq.get(cid, 0) + 1
                 self._last_exit[cid] = (status, error)
                 self._cond.notify_all()
-            self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
-            if oom:
-                self.emit("oom", ctr)
-            self.emit("die", ctr, exitCode=str(status))
             if delay is not None:
                 self._schedule_restart(cid, delay)
             elif ctr.config.auto_remove:
