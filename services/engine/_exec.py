@@ -13,6 +13,8 @@ from pallet.engine import _attach, _rootfs, _spec
 from pallet.engine.containers import LIVE_STATES, ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
 
+MAX_FINISHED = 256  # finished execs kept for ExecInspect
+
 
 @dataclass
 class ExecRecord:
@@ -66,9 +68,20 @@ class ExecManager:
         rec = ExecRecord(os.urandom(32).hex(), ctr.id, process, req.tty, req.attach_stdin,
                          req.detach_keys or ctr.config.detach_keys)
         with self._lock:
+            self._prune()
             self._execs[rec.id] = rec
         self.m.emit("exec_create: " + " ".join(req.cmd), ctr, execID=rec.id)
         return rec
+
+    def _prune(self) -> None:
+        """Forget the oldest finished execs beyond MAX_FINISHED (call with the lock held)."""
+        finished = [k for k, r in self._execs.items() if r.done.is_set()]
+        for k in finished[: max(0, len(finished) - MAX_FINISHED)]:
+            del self._execs[k]
+
+    def forget(self, exec_id: str) -> None:
+        with self._lock:
+            self._execs.pop(exec_id, None)
 
     def get(self, exec_id: str) -> ExecRecord:
         with self._lock:

@@ -145,6 +145,7 @@ class HealthMonitor:
 
     def _probe(self, cid: str, check: ipb.Healthcheck, timeout: float) -> pb.HealthResult:
         result = pb.HealthResult(start=_now_ts())
+        rec = None
         try:
             rec = self.execs.create(pb.ExecCreateRequest(container_id=cid, cmd=argv(check)))
             shim = self.m._shim(cid)
@@ -180,5 +181,8 @@ class HealthMonitor:
         except errors.PalletError as exc:
             result.exit_code = -1
             result.output = str(exc)
+        finally:
+            if rec is not None:
+                self.execs.forget(rec.id)
         result.end.CopyFrom(_now_ts())
         return result
