@@ -38,12 +38,15 @@ class ContainerStore:
                     (ctr.id, ctr.name, ctr.created.ToNanoseconds(), ctr.SerializeToString()),
                 )
         except sqlite3.IntegrityError:
-            owner = self.find_by_name(ctr.name)
-            raise errors.AlreadyExists(
-                f'Conflict. The container name "/{ctr.name}" is already in use by container '
-                f'"{owner.id if owner else "?"}". You have to remove (or rename) that container '
-                "to be able to reuse that name."
-            ) from None
+            raise self.name_conflict(ctr.name) from None
+
+    def name_conflict(self, name: str) -> errors.AlreadyExists:
+        """Docker's error for a name another container already has."""
+        owner = self.find_by_name(name)
+        return errors.AlreadyExists(
+            f'Conflict. The container name "/{name}" is already in use by container '
+            f'"{owner.id if owner else "?"}". You have to remove (or rename) that container '
+            "to be able to reuse that name.")
 
     def put(self, ctr: pb.Container) -> None:
         with self._tx() as db:

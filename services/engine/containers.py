@@ -256,7 +256,7 @@ class ContainerManager:
         names_given = bool(name)
         ctr.name = _names.validate(name) if name else _names.random_name()
         if names_given and self.store.find_by_name(ctr.name) is not None:
-            self.store.add(ctr)  # raises the Conflict error with Docker's wording
+            raise self.store.name_conflict(ctr.name)
         os.makedirs(cdir, mode=0o710, exist_ok=True)
         try:
             _write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
@@ -780,11 +780,8 @@ class ContainerManager:
             old = ctr.name
             if old == new_name:
                 raise errors.InvalidArgument("Renaming a container with the same name as its current name")
-            owner = self.store.find_by_name(new_name)
-            if owner is not None:
-                raise errors.AlreadyExists(
-                    f'Conflict. The container name "/{new_name}" is already in use by container '
-                    f'"{owner.id}". You have to remove (or rename) that container to be able to reuse that name.')
+            if self.store.find_by_name(new_name) is not None:
+                raise self.store.name_conflict(new_name)
             ctr.name = new_name
             self.store.put(ctr)
         self.emit("rename", ctr, oldName="/" + old)

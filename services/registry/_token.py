@@ -218,6 +218,8 @@ class Verifier:
                 raise TokenError(f"missing claim {exc.claim}") from None
             except jwt.InvalidTokenError as exc:
                 raise TokenError(f"invalid token ({type(exc).__name__})") from None
+            except jwt.PyJWTError:  # e.g. InvalidKeyError: this key cannot check this token
+                continue
             sub = claims.get("sub", "")
             if not isinstance(sub, str):
                 raise TokenError("malformed sub claim")
