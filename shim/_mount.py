@@ -69,7 +69,7 @@ _PROPAGATION = {
 _libc = None
 
 
-def _lib():  # noqa: ANN202
+def _lib() -> ctypes.CDLL:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pallet.shim._log import Logger
 
 # Wrappers runc and crun put around the part of an error a user cares about
 # (compiled on first use: `re` is only needed on the error path).
@@ -68,7 +72,7 @@ def text_error(text: str) -> str:
 class Runtime:
     """`runc --root ROOT --log LOG --log-format json <command> ...` with error capture."""
 
-    def __init__(self, binary: str, root: str, log_path: str, logger) -> None:  # noqa: ANN001
+    def __init__(self, binary: str, root: str, log_path: str, logger: Logger) -> None:
         self.binary = binary
         self.root = root
         self.log_path = log_path

@@ -31,10 +31,16 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from itertools import count
+from typing import TYPE_CHECKING, TypeVar
 
 from pallet import errors
 from pallet.shim import protocol
 from pallet.shim.v1 import shim_pb2
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+M = TypeVar("M", bound="Message")
 
 _MAX_UNIX_PATH = 107
 
@@ -286,14 +292,14 @@ class ShimClient:
                 os.close(dfd)
         return sock
 
-    def _call(self, method: str, request, response_type, timeout=None):  # noqa: ANN001, ANN202
+    def _call(self, method: str, request: Message, response_type: type[M], timeout: float | None = None) -> M:
         sock = self._connect(timeout if method == "Wait" else self.timeout)
         try:
             return self._exchange(sock, method, request, response_type)
         finally:
             sock.close()
 
-    def _exchange(self, sock: socket.socket, method: str, request, response_type):  # noqa: ANN001, ANN202
+    def _exchange(self, sock: socket.socket, method: str, request: Message, response_type: type[M]) -> M:
         req = shim_pb2.Request(service=protocol.SERVICE, method=method,
                                payload=request.SerializeToString())
         sid = next(self._ids) & 0x7FFFFFFF or 1

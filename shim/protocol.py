@@ -33,6 +33,7 @@ This module is only framing (stdlib); the messages live in
 
 from __future__ import annotations
 
+import socket
 import struct
 
 HEADER = struct.Struct(">IIBB")
@@ -111,7 +112,7 @@ class Decoder:
         return len(self._buf)
 
 
-def recv_exact(sock, n: int) -> bytes:  # noqa: ANN001 - a socket.socket
+def recv_exact(sock: socket.socket, n: int) -> bytes:
     """Read exactly n bytes; EOFError if the peer closes first."""
     chunks = []
     while n:
@@ -123,7 +124,7 @@ def recv_exact(sock, n: int) -> bytes:  # noqa: ANN001 - a socket.socket
     return b"".join(chunks)
 
 
-def recv_frame(sock) -> tuple[int, int, int, bytes]:  # noqa: ANN001 - a socket.socket
+def recv_frame(sock: socket.socket) -> tuple[int, int, int, bytes]:
     """Read one whole frame from a blocking socket."""
     length, stream_id, msg_type, flags = HEADER.unpack(recv_exact(sock, HEADER_SIZE))
     if length > MAX_PAYLOAD:
