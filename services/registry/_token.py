@@ -187,6 +187,8 @@ class Verifier:
         except jwt.InvalidTokenError:
             raise TokenError("malformed token") from None
         alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise TokenError("malformed token header")
         kid = header.get("kid")
         candidates = [k for k in self._keys if alg in k.algorithms]
         # A matching kid is tried first; external issuers may use other kid schemes, so all keys are tried.
