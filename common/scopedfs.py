@@ -40,7 +40,7 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_EXTENDED_HEADER = 1 << 20
 _EXTENDED_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
                    tarfile.GNUTYPE_LONGLINK)
-_RESOURCE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM)
+RESOURCE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM)
 
 # Go's os.FileMode bits, as Docker reports a path's mode.
 MODE_DIR = 1 << 31
@@ -621,7 +621,7 @@ class Extractor:
                     except tarfile.TarError as exc:
                         raise errors.InvalidArgument(f"invalid tar archive at {m.name!r}: {exc}") from None
                     except OSError as exc:
-                        if exc.errno in _RESOURCE_ERRNOS:
+                        if exc.errno in RESOURCE_ERRNOS:
                             raise errors.Unavailable(f"extracting {m.name!r}: {exc.strerror}") from None
                         if exc.errno == errno.ELOOP:
                             raise _bad(m.name, "too many symlinks, or a path component turned into one") from None

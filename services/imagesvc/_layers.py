@@ -34,6 +34,7 @@ from typing import Any
 
 from pallet import errors, log
 from pallet.images._streams import CHUNK, Reader
+from pallet.scopedfs import RESOURCE_ERRNOS, LimitedTarInfo
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
@@ -41,19 +42,9 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PAX = "SCHILY.xattr."
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_RESOURCE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM)
-MAX_EXTENDED_HEADER = 1 << 20
-_EXTENDED_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
-                   tarfile.GNUTYPE_LONGLINK)
-
-
-class LimitedTarInfo(tarfile.TarInfo):
-    """tarfile reads a pax or GNU long-name header's body whole: refuse absurd sizes first."""
-
-    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in _EXTENDED_TYPES and self.size > MAX_EXTENDED_HEADER:
-            raise tarfile.HeaderError(f"extended header of {self.size} bytes is too large")
-        return super()._proc_member(tarfile_)  # type: ignore[misc]
+# Shared with `palletctl cp`'s extractor: the pax/GNU header size limit and
+# which errnos mean "the host is out of something" rather than "bad input".
+_RESOURCE_ERRNOS = RESOURCE_ERRNOS
 
 
 def _bad(name: str, why: str) -> errors.InvalidArgument:
