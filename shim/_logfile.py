@@ -197,9 +197,10 @@ class JsonFileLog:
         path, keep = self.path, self.max_files - 1
         try:
             self._prune(keep)
-            for n in range(keep, 1, -1):
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(f"{path}.{n - 1}", f"{path}.{n}")
+            for n in reversed(rotated_numbers(path)):  # only the ones there: max_files may be large
+                if n < keep:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(f"{path}.{n}", f"{path}.{n + 1}")
             if keep:
                 os.rename(path, f"{path}.1")
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -135,44 +136,85 @@ def _ident(f: BinaryIO) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+def _snapshot(path: str) -> list[tuple[str, tuple[int, int]]] | None:
+    """(name, (dev, ino)) of the log's files, oldest first and the live one last.
+
+    None when the picture is visibly mid-rotation: the live file is missing,
+    a number is missing from `.1 ... .N`, or one file shows under two names.
+    """
+    rotated = rotated_paths(path)
+    if rotated != [f"{path}.{n}" for n in range(len(rotated), 0, -1)]:
+        return None
+    out = []
+    for name in [*rotated, path]:
+        try:
+            st = os.stat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        out.append((name, (st.st_dev, st.st_ino)))
+    if len({ident for _, ident in out}) != len(out):
+        return None
+    return out
+
+
 def _open_all(path: str) -> list[BinaryIO]:
     """The log's files, opened, oldest first (the live file last, if there is one).
 
-    Taken again if the writer rotated while they were being opened, so the
-    list is one consistent picture of the log.
+    The writer renames files while it rotates, so a listing can be torn: a
+    file moved from a name not yet read to one already read would be missed.
+    The files are opened only from a picture that is whole (no gaps, see
+    _snapshot) and unchanged after they were opened, each checked to be the
+    file the picture named; otherwise taken again a moment later. A log
+    with a gap that stays (somebody removed a rotated file) is taken as it is.
     """
-    for attempt in range(10):
-        files: list[BinaryIO] = []
-        try:
-            live = _open(path)
-            seen = {_ident(live)} if live else set()
-            for name in reversed(rotated_paths(path)):  # newest first
-                f = _open(name)
-                if f is None:
-                    continue
-                key = _ident(f)
-                if key in seen:  # renamed while we looked
-                    f.close()
-                    continue
-                seen.add(key)
-                files.append(f)
-            files.reverse()
-            if live:
-                files.append(live)
+    delay = 0.0005
+    for attempt in range(200):
+        if attempt and not os.path.lexists(path) and not rotated_paths(path):
+            return []  # no log at all (not written yet, or the none driver)
+        lenient = attempt >= 20
+        before = _snapshot(path) if not lenient else _loose_snapshot(path)
+        if before is not None:
+            files: list[BinaryIO] = []
             try:
-                st = os.stat(path)
-                now: tuple[int, int] | None = (st.st_dev, st.st_ino)
-            except FileNotFoundError:
-                now = None
-            if now == (_ident(live) if live else None) or attempt == 9:
-                return files
-        except BaseException:
+                ok = True
+                for name, ident in before:
+                    f = _open(name)
+                    if f is None:
+                        ok = False
+                        break
+                    files.append(f)
+                    if _ident(f) != ident:
+                        ok = False
+                        break
+                after = _snapshot(path) if not lenient else _loose_snapshot(path)
+                if ok and after == before:
+                    return files
+            except BaseException:
+                for f in files:
+                    f.close()
+                raise
             for f in files:
                 f.close()
-            raise
-        for f in files:
-            f.close()
-    return []  # not reached
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    return []  # no log (or one that never holds still): nothing to read yet
+
+
+def _loose_snapshot(path: str) -> list[tuple[str, tuple[int, int]]] | None:
+    """Like _snapshot, but files may be missing (gaps are taken as they are)."""
+    out = []
+    seen = set()
+    for name in [*rotated_paths(path), path]:
+        try:
+            st = os.stat(name)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        ident = (st.st_dev, st.st_ino)
+        if ident in seen:
+            return None
+        seen.add(ident)
+        out.append((name, ident))
+    return out or None
 
 
 def _newer_files(path: str, f: BinaryIO) -> list[BinaryIO] | None:

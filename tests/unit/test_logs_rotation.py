@@ -311,3 +311,60 @@ def test_parse_log_opts() -> None:
     for opts in bad:
         with pytest.raises(errors.InvalidArgument):
             _logs.parse_log_opts(opts)
+
+
+def test_follow_sees_every_line_while_the_writer_rotates_fast(tmp_path: Path) -> None:
+    """Rotations every few lines, with many files kept: no file is skipped or read twice."""
+    import threading
+    import time
+
+    log = tmp_path / "c.log"
+    writer = _logfile.JsonFileLog(str(log), max_size=400, max_files=100_000)
+    count = 3000
+    finished = threading.Event()
+
+    def produce() -> None:
+        try:
+            for i in range(count):
+                writer.feed("stdout", f"line {i}\n".encode())
+                if i % 50 == 0:
+                    time.sleep(0.0005)  # let the reader fall behind and catch up
+        finally:
+            writer.close()
+            finished.set()
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    try:
+        got = nums(_logs.read(str(log), follow=True, done=finished.is_set,
+                              wait=lambda t: finished.wait(min(t, 0.001))))
+    finally:
+        thread.join()
+    assert writer.rotations > 500
+    assert got == list(range(count))
+
+
+def test_a_torn_listing_is_not_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing made while the writer renamed files (a gap in .1 ... .N) is taken again."""
+    log = tmp_path / "c.log"
+    write(log, range(0, 2))
+    rotate(log, max_files=10)
+    write(log, range(2, 4))
+    rotate(log, max_files=10)
+    write(log, range(4, 6))
+    # mid-rotation: log.2 -> log.3 is done, log.1 -> log.2 is not yet
+    os.rename(f"{log}.2", f"{log}.3")
+    real = _logs.rotated_paths
+    calls = []
+
+    def listing(path: str) -> list[str]:
+        calls.append(path)
+        if len(calls) == 3:  # the writer finishes its rotation while the reader waits
+            os.rename(f"{log}.1", f"{log}.2")
+            os.rename(log, f"{log}.1")
+            log.touch()
+        return real(path)
+
+    monkeypatch.setattr(_logs, "rotated_paths", listing)
+    assert nums(_logs.read(str(log))) == list(range(6))
+    assert len(calls) > 3
