@@ -1,0 +1,3 @@
+from pallet.registry.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,540 @@
+"""The OCI Distribution Spec v1.1 HTTP API of pallet-registry (aiohttp).
+
+Every /v2/ request goes through one handler that parses the *raw* request path (so `%2e%2e`, `..` and
+friends reach the name check undecoded and un-normalised), validates the repository name, asks the
+authorizer, and dispatches on (route, method).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from pallet import log
+
+from ._storage import DigestMismatch, Storage, Upload, digest_of, parse_digest
+
+NAME_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+MAX_NAME = 255
+MAX_MANIFEST = 4 * 1024 * 1024
+CHUNK = 1 << 20
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
+           "application/vnd.docker.distribution.manifest.v1+prettyjws")
+IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+
+STATUS = {
+    "BLOB_UNKNOWN": 404, "BLOB_UPLOAD_UNKNOWN": 404, "BLOB_UPLOAD_INVALID": 400, "DIGEST_INVALID": 400,
+    "MANIFEST_UNKNOWN": 404, "MANIFEST_INVALID": 400, "MANIFEST_BLOB_UNKNOWN": 400, "NAME_INVALID": 400,
+    "NAME_UNKNOWN": 404, "SIZE_INVALID": 400, "UNAUTHORIZED": 401, "DENIED": 403, "UNSUPPORTED": 405,
+    "TOOMANYREQUESTS": 429, "PAGINATION_NUMBER_INVALID": 400,
+}
+
+ROUTES = [
+    ("tags", re.compile(r"^(?P<name>.+)/tags/list$")),
+    ("manifest", re.compile(r"^(?P<name>.+)/manifests/(?P<ref>[^/]+)$")),
+    ("uploads", re.compile(r"^(?P<name>.+)/blobs/uploads/?$")),
+    ("upload", re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$")),
+    ("blob", re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$")),
+    ("referrers", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
+]
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+CONTENT_RANGE_RE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
+
+
+
+def _log() -> Any:
+    # Resolved per call: a module-level structlog logger would be frozen before log.setup() runs.
+    return log.get("registry")
+
+
+class RegistryError(Exception):
+    def __init__(self, code: str, message: str, detail: Any = None, status: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.detail = code, message, detail
+        self.status = status or STATUS.get(code, 400)
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            err["detail"] = self.detail
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+        return web.json_response({"errors": [err]}, status=self.status, headers=headers)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One structured line per request, written after the response is sent."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        _log().info("request", method=request.method, path=request.raw_path.split("?", 1)[0], status=response.status,
+                  bytes=response.body_length, duration=round(time, 6), remote=request.remote)
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _range_header(offset: int) -> str:
+    # As the CNCF distribution registry does: "0-0" for an empty upload, else "0-<last byte>".
+    return f"0-{max(offset - 1, 0)}"
+
+
+class Registry:
+    def __init__(self, storage: Storage, authorizer: Any = None, read_only: bool = False) -> None:
+        self.storage = storage
+        self.auth = authorizer
+        self.read_only = read_only
+        self._upload_locks: dict[str, asyncio.Lock] = {}
+
+    # -- plumbing
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors])
+        if self.auth is not None:
+            app.add_routes(self.auth.routes())
+        app.router.add_route("*", "/v2", self.dispatch)
+        app.router.add_route("*", "/v2/{tail:.*}", self.dispatch)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _cleanup(self, app: web.Application) -> None:
+        self.storage.close()
+
+    @web.middleware
+    async def _errors(self, request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        try:
+            resp = await handler(request)
+        except RegistryError as e:
+            resp = e.response()
+        except web.HTTPException as e:
+            e.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
+            raise
+        except Exception:
+            _log().exception("request failed", method=request.method, path=request.path)
+            resp = web.json_response({"errors": [{"code": "UNKNOWN", "message": "internal server error"}]},
+                                     status=500)
+        resp.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
+        return resp
+
+    async def _check(self, request: web.Request, repo: str | None, actions: set[str]) -> None:
+        if self.auth is not None:
+            await self.auth.check(request, repo, actions)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = request.raw_path.split("?", 1)[0]
+        rest = raw[len("/v2/"):] if raw.startswith("/v2/") else ""
+        method = request.method
+        if rest == "":
+            if method not in ("GET", "HEAD"):
+                raise RegistryError("UNSUPPORTED", f"method {method} not allowed")
+            await self._check(request, None, set())
+            return web.json_response({}, headers={"Docker-Distribution-API-Version": "registry/2.0"})
+        if rest == "_catalog":
+            if method not in ("GET", "HEAD"):
+                raise RegistryError("UNSUPPORTED", f"method {method} not allowed")
+            await self._check(request, None, {"*"})
+            return self.catalog(request)
+        found = next(((k, m) for k, p in ROUTES if (m := p.match(rest))), None)
+        if found is None:
+            raise RegistryError("NAME_UNKNOWN", "no such route", {"path": raw}, status=404)
+        kind, m = found
+        name = m.group("name")
+        if len(name) > MAX_NAME or not NAME_RE.match(name):
+            raise RegistryError("NAME_INVALID", "invalid repository name", {"name": name})
+        if self.read_only and method in WRITES:
+            raise RegistryError("UNSUPPORTED", "the registry is read-only")
+        handler = getattr(self, f"{kind}_{method.lower()}", None)
+        if handler is None:
+            raise RegistryError("UNSUPPORTED", f"method {method} not allowed on {kind}")
+        actions = {"delete"} if method == "DELETE" else {"push"} if method in WRITES else {"pull"}
+        if kind in ("uploads", "upload"):
+            actions = {"pull", "push"}
+        await self._check(request, name, actions)
+        args = {k: v for k, v in m.groupdict().items() if k != "name"}
+        resp: web.StreamResponse = await handler(request, name, **args)
+        return resp
+
+    @staticmethod
+    def _digest(value: str, code: str = "DIGEST_INVALID") -> str:
+        if parse_digest(value) is None:
+            raise RegistryError(code, "invalid or unsupported digest", {"digest": value})
+        return value
+
+    @staticmethod
+    def _limit(request: web.Request) -> tuple[int | None, str | None]:
+        n = request.query.get("n")
+        last = request.query.get("last") or None
+        if n is None or n == "":
+            return None, last
+        if not n.isdigit():
+            raise RegistryError("PAGINATION_NUMBER_INVALID", "invalid number of results requested", {"n": n})
+        return int(n), last
+
+    # -- base, catalog, tags
+
+    def _paginate(self, request: web.Request, items_fn: Callable[[str | None, int | None], list[str]],
+                  path: str) -> tuple[list[str], dict[str, str]]:
+        n, last = self._limit(request)
+        if n == 0:
+            return [], {}
+        items = items_fn(last, None if n is None else n + 1)
+        headers: dict[str, str] = {}
+        if n is not None and len(items) > n:
+            items = items[:n]
+            headers["Link"] = f'<{path}?n={n}&last={quote(items[-1], safe="")}>; rel="next"'
+        return items, headers
+
+    def catalog(self, request: web.Request) -> web.Response:
+        repos, headers = self._paginate(request, self.storage.repositories, "/v2/_catalog")
+        return web.json_response({"repositories": repos}, headers=headers)
+
+    async def tags_get(self, request: web.Request, name: str) -> web.Response:
+        if not self.storage.repo_exists(name):
+            raise RegistryError("NAME_UNKNOWN", "repository name not known to registry", {"name": name})
+        tags, headers = self._paginate(request, lambda last, lim: self.storage.tags(name, last, lim),
+                                       f"/v2/{name}/tags/list")
+        return web.json_response({"name": name, "tags": tags}, headers=headers)
+
+    # -- blobs
+
+    def _blob(self, name: str, digest: str) -> tuple[str, int]:
+        self._digest(digest)
+        size = self.storage.blob_size(digest)
+        if size is None or not self.storage.repo_has_blob(name, digest):
+            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
+        return self.storage.blob_path(digest), size
+
+    async def blob_head(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        _, size = self._blob(name, digest)
+        return web.Response(headers={"Content-Length": str(size), "Content-Type": "application/octet-stream",
+                                     "Docker-Content-Digest": digest, "Accept-Ranges": "bytes"})
+
+    async def blob_get(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        path, _ = self._blob(name, digest)
+        return web.FileResponse(path, headers={"Content-Type": "application/octet-stream",
+                                               "Docker-Content-Digest": digest,
+                                               "Cache-Control": "max-age=31536000"})
+
+    async def blob_delete(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        self._digest(digest)
+        if not await asyncio.to_thread(self.storage.unlink_blob, name, digest):
+            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
+        return web.Response(status=202, headers={"Docker-Content-Digest": digest, "Content-Length": "0"})
+
+    # -- uploads
+
+    def _upload_headers(self, name: str, u: Upload) -> dict[str, str]:
+        return {"Location": f"/v2/{name}/blobs/uploads/{u.uuid}", "Range": _range_header(u.offset),
+                "Docker-Upload-UUID": u.uuid, "Content-Length": "0"}
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        return self._upload_locks.setdefault(upload_id, asyncio.Lock())
+
+    async def _get_upload(self, name: str, upload_id: str) -> Upload:
+        u = await asyncio.to_thread(self.storage.get_upload, name, upload_id)
+        if u is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", {"uuid": upload_id})
+        return u
+
+    async def _receive(self, request: web.Request, u: Upload, expect: int | None) -> None:
+        """Append the request body to the upload, hashing as it streams. With `expect` (a Content-Range
+        chunk) the chunk is all-or-nothing: a short or long body rolls the upload back."""
+        start, saved = u.offset, u.hasher.copy()
+        ok = False
+        try:
+            with open(u.path, "ab") as f:
+                async for chunk in request.content.iter_chunked(CHUNK):
+                    if expect is not None and u.offset - start + len(chunk) > expect:
+                        raise RegistryError("BLOB_UPLOAD_INVALID", "chunk longer than its Content-Range",
+                                            status=416)
+                    f.write(chunk)
+                    u.hasher.update(chunk)
+                    u.offset += len(chunk)
+            if expect is not None and u.offset - start != expect:
+                raise RegistryError("BLOB_UPLOAD_INVALID", "chunk size does not match its Content-Range",
+                                    {"expected": expect, "received": u.offset - start}, status=400)
+            ok = True
+        finally:
+            if not ok and expect is not None:
+                os.truncate(u.path, start)
+                u.offset, u.hasher = start, saved
+
+    async def _finish(self, name: str, u: Upload, digest: str | None) -> web.Response:
+        if digest is None or parse_digest(digest) is None:
+            self.storage.end_upload(u)
+            raise RegistryError("DIGEST_INVALID", "a valid digest query parameter is required",
+                                {"digest": digest})
+        try:
+            await asyncio.to_thread(self.storage.commit_file, u.path, digest, None, u.hasher)
+        except DigestMismatch as e:
+            await asyncio.to_thread(self.storage.end_upload, u)
+            raise RegistryError("DIGEST_INVALID", str(e), {"digest": digest}) from None
+        await asyncio.to_thread(self.storage.link_blob, name, digest)
+        await asyncio.to_thread(self.storage.end_upload, u)
+        self._upload_locks.pop(u.uuid, None)
+        return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{digest}",
+                                                 "Docker-Content-Digest": digest, "Content-Length": "0"})
+
+    async def uploads_post(self, request: web.Request, name: str) -> web.Response:
+        q = request.query
+        mount, source = q.get("mount"), q.get("from")
+        if mount is not None and source:
+            self._digest(mount)
+            if len(source) <= MAX_NAME and NAME_RE.match(source):
+                try:
+                    await self._check(request, source, {"pull"})
+                    allowed = True
+                except web.HTTPException:
+                    allowed = False  # fall back to a normal upload, as distribution does
+                if allowed and self.storage.repo_has_blob(source, mount):
+                    await asyncio.to_thread(self.storage.link_blob, name, mount)
+                    return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{mount}",
+                                                             "Docker-Content-Digest": mount,
+                                                             "Content-Length": "0"})
+        digest = q.get("digest")
+        if digest is not None:
+            self._digest(digest)
+        u = await asyncio.to_thread(self.storage.start_upload, name)
+        if digest is None:
+            return web.Response(status=202, headers=self._upload_headers(name, u))
+        async with self._lock(u.uuid):
+            try:
+                await self._receive(request, u, None)
+            except BaseException:
+                await asyncio.to_thread(self.storage.end_upload, u)
+                raise
+            return await self._finish(name, u, digest)
+
+    async def upload_get(self, request: web.Request, name: str, uuid: str) -> web.Response:
+        u = await self._get_upload(name, uuid)
+        return web.Response(status=204, headers=self._upload_headers(name, u))
+
+    async def upload_patch(self, request: web.Request, name: str, uuid: str) -> web.Response:
+        u = await self._get_upload(name, uuid)
+        async with self._lock(u.uuid):
+            expect: int | None = None
+            cr = request.headers.get("Content-Range")
+            if cr:
+                m = CONTENT_RANGE_RE.match(cr.strip())
+                if not m or int(m.group(2)) < int(m.group(1)):
+                    raise RegistryError("BLOB_UPLOAD_INVALID", "invalid Content-Range", {"range": cr}, status=416,
+                                        headers=self._upload_headers(name, u))
+                start, end = int(m.group(1)), int(m.group(2))
+                if start != u.offset:
+                    raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order",
+                                        {"range": cr, "offset": u.offset}, status=416,
+                                        headers=self._upload_headers(name, u))
+                expect = end - start + 1
+                if request.content_length is not None and request.content_length != expect:
+                    raise RegistryError("BLOB_UPLOAD_INVALID", "Content-Length does not match Content-Range",
+                                        {"range": cr, "length": request.content_length}, status=400)
+            await self._receive(request, u, expect)
+            return web.Response(status=202, headers=self._upload_headers(name, u))
+
+    async def upload_put(self, request: web.Request, name: str, uuid: str) -> web.Response:
+        u = await self._get_upload(name, uuid)
+        async with self._lock(u.uuid):
+            cr = request.headers.get("Content-Range")
+            expect = None
+            if cr:
+                m = CONTENT_RANGE_RE.match(cr.strip())
+                if not m or int(m.group(1)) != u.offset or int(m.group(2)) < int(m.group(1)):
+                    raise RegistryError("BLOB_UPLOAD_INVALID", "chunk out of order", {"range": cr}, status=416,
+                                        headers=self._upload_headers(name, u))
+                expect = int(m.group(2)) - int(m.group(1)) + 1
+            await self._receive(request, u, expect)
+            return await self._finish(name, u, request.query.get("digest"))
+
+    async def upload_delete(self, request: web.Request, name: str, uuid: str) -> web.Response:
+        u = await self._get_upload(name, uuid)
+        async with self._lock(u.uuid):
+            await asyncio.to_thread(self.storage.end_upload, u)
+        self._upload_locks.pop(uuid, None)
+        return web.Response(status=204, headers={"Content-Length": "0"})
+
+    # -- manifests
+
+    def _resolve(self, name: str, ref: str) -> tuple[str, str, int]:
+        if ":" in ref:
+            digest = self._digest(ref)
+        elif TAG_RE.match(ref):
+            found = self.storage.resolve_tag(name, ref)
+            if found is None:
+                if not self.storage.repo_exists(name):
+                    raise RegistryError("NAME_UNKNOWN", "repository name not known to registry", {"name": name})
+                raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown", {"tag": ref})
+            digest = found
+        else:
+            raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown (invalid tag)", {"tag": ref}, status=404)
+        rec = self.storage.get_manifest(name, digest)
+        if rec is None or self.storage.blob_size(digest) is None:
+            raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown", {"digest": digest})
+        return digest, rec.media_type, rec.size
+
+    def _manifest_headers(self, digest: str, media_type: str, size: int) -> dict[str, str]:
+        return {"Content-Type": media_type, "Docker-Content-Digest": digest, "Content-Length": str(size),
+                "ETag": f'"{digest}"'}
+
+    async def manifest_head(self, request: web.Request, name: str, ref: str) -> web.Response:
+        digest, mt, size = self._resolve(name, ref)
+        return web.Response(headers=self._manifest_headers(digest, mt, size))
+
+    async def manifest_get(self, request: web.Request, name: str, ref: str) -> web.Response:
+        digest, mt, size = self._resolve(name, ref)
+        with open(self.storage.blob_path(digest), "rb") as f:
+            body = f.read()
+        headers = self._manifest_headers(digest, mt, size)
+        del headers["Content-Length"]
+        resp = web.Response(body=body, headers=headers)
+        resp.content_type = mt  # aiohttp would otherwise reset it from the body
+        return resp
+
+    async def _read_manifest(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > MAX_MANIFEST:
+            raise RegistryError("SIZE_INVALID", f"manifest larger than {MAX_MANIFEST} bytes",
+                                {"size": request.content_length, "limit": MAX_MANIFEST}, status=413)
+        buf = bytearray()
+        async for chunk in request.content.iter_chunked(CHUNK):
+            buf += chunk
+            if len(buf) > MAX_MANIFEST:
+                raise RegistryError("SIZE_INVALID", f"manifest larger than {MAX_MANIFEST} bytes",
+                                    {"limit": MAX_MANIFEST}, status=413)
+        return bytes(buf)
+
+    def _descriptor_digest(self, desc: Any, where: str) -> str:
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise RegistryError("MANIFEST_INVALID", f"{where}: descriptor without a digest")
+        if parse_digest(desc["digest"]) is None:
+            raise RegistryError("MANIFEST_INVALID", f"{where}: invalid digest", {"digest": desc["digest"]})
+        if not isinstance(desc.get("size", 0), int):
+            raise RegistryError("MANIFEST_INVALID", f"{where}: invalid size")
+        return str(desc["digest"])
+
+    async def manifest_put(self, request: web.Request, name: str, ref: str) -> web.Response:
+        tag: str | None = None
+        if ":" in ref:
+            self._digest(ref)
+        elif TAG_RE.match(ref):
+            tag = ref
+        else:
+            raise RegistryError("MANIFEST_INVALID", "invalid tag", {"tag": ref})
+        body = await self._read_manifest(request)
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RegistryError("MANIFEST_INVALID", f"manifest is not valid JSON: {e}") from None
+        if not isinstance(doc, dict):
+            raise RegistryError("MANIFEST_INVALID", "manifest is not a JSON object")
+        ct = _media_type(request.headers.get("Content-Type"))
+        if ct in ("application/json", "application/octet-stream", "text/plain"):
+            ct = ""
+        body_mt = doc.get("mediaType")
+        if body_mt is not None and not isinstance(body_mt, str):
+            raise RegistryError("MANIFEST_INVALID", "mediaType must be a string")
+        if doc.get("schemaVersion") == 1 or ct in SCHEMA1 or body_mt in SCHEMA1:
+            raise RegistryError("MANIFEST_INVALID", "Docker schema 1 manifests are not supported",
+                                {"mediaType": body_mt or ct})
+        if body_mt and ct and body_mt != ct:
+            raise RegistryError("MANIFEST_INVALID", "mediaType does not match Content-Type",
+                                {"mediaType": body_mt, "contentType": ct})
+        mt = body_mt or ct or (OCI_INDEX if "manifests" in doc else OCI_MANIFEST)
+        if mt not in IMAGE_TYPES + INDEX_TYPES:
+            raise RegistryError("MANIFEST_INVALID", "unsupported manifest media type", {"mediaType": mt})
+        if doc.get("schemaVersion") != 2:
+            raise RegistryError("MANIFEST_INVALID", "schemaVersion must be 2")
+        artifact_type = doc.get("artifactType")
+        if artifact_type is not None and not isinstance(artifact_type, str):
+            raise RegistryError("MANIFEST_INVALID", "artifactType must be a string")
+        if mt in IMAGE_TYPES:
+            config_digest = self._descriptor_digest(doc.get("config"), "config")
+            layers = doc.get("layers", [])
+            if not isinstance(layers, list):
+                raise RegistryError("MANIFEST_INVALID", "layers must be a list")
+            needed = [config_digest]
+            for i, layer in enumerate(layers):
+                d = self._descriptor_digest(layer, f"layers[{i}]")
+                if not layer.get("urls"):  # foreign layers live elsewhere
+                    needed.append(d)
+            for d in needed:
+                if not self.storage.repo_has_blob(name, d):
+                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest references an unknown blob",
+                                        {"digest": d})
+            if artifact_type is None:
+                artifact_type = doc["config"].get("mediaType")
+        else:
+            entries = doc.get("manifests")
+            if not isinstance(entries, list):
+                raise RegistryError("MANIFEST_INVALID", "manifests must be a list")
+            for i, entry in enumerate(entries):
+                d = self._descriptor_digest(entry, f"manifests[{i}]")
+                if self.storage.get_manifest(name, d) is None:
+                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", "index references an unknown manifest",
+                                        {"digest": d})
+        subject: str | None = None
+        if "subject" in doc:
+            subject = self._descriptor_digest(doc["subject"], "subject")
+        annotations = doc.get("annotations") if isinstance(doc.get("annotations"), dict) else None
+
+        alg = ref.split(":", 1)[0] if tag is None else "sha256"
+        digest = digest_of(body, alg)
+        if tag is None and digest != ref:
+            raise RegistryError("DIGEST_INVALID", "manifest digest does not match the reference",
+                                {"digest": ref, "actual": digest})
+        await asyncio.to_thread(self.storage.put_bytes, body, digest)
+        await asyncio.to_thread(self.storage.put_manifest, name, digest, mt, len(body), subject,
+                                artifact_type, annotations, tag)
+        headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest,
+                   "Content-Length": "0"}
+        if subject:
+            headers["OCI-Subject"] = subject
+        return web.Response(status=201, headers=headers)
+
+    async def manifest_delete(self, request: web.Request, name: str, ref: str) -> web.Response:
+        if ":" in ref:
+            self._digest(ref)
+            ok = await asyncio.to_thread(self.storage.delete_manifest, name, ref)
+        elif TAG_RE.match(ref):
+            ok = await asyncio.to_thread(self.storage.delete_tag, name, ref)
+        else:
+            ok = False
+        if not ok:
+            raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown", {"reference": ref})
+        return web.Response(status=202, headers={"Content-Length": "0"})
+
+    # -- referrers
+
+    async def referrers_get(self, request: web.Request, name: str, digest: str) -> web.Response:
+        self._digest(digest)
+        want = request.query.get("artifactType")
+        descs = []
+        for d, mt, size, at, ann in self.storage.referrers(name, digest):
+            if want is not None and at != want:
+                continue
+            desc: dict[str, Any] = {"mediaType": mt, "digest": d, "size": size}
+            if at:
+                desc["artifactType"] = at
+            if ann:
+                desc["annotations"] = json.loads(ann)
+            descs.append(desc)
+        headers = {"OCI-Filters-Applied": "artifactType"} if want is not None else {}
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}).encode()
+        resp = web.Response(body=body, headers=headers)
+        resp.content_type = OCI_INDEX
+        return resp
+
