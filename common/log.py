@@ -28,9 +28,27 @@ def setup(service: str, debug: bool = False) -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
+class _Lazy:
+    """A logger that takes structlog's configuration when it logs, not when it is made."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+
+    def bind(self, **kw: Any) -> _Lazy:
+        return _Lazy({**self._context, **kw})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(structlog.get_logger().bind(**self._context), name)
+
+
 def get(name: str | None = None, **kw: Any) -> Any:
-    """A bound logger; `name` becomes the `logger` field."""
-    log = structlog.get_logger()
+    """A logger; `name` becomes the `logger` field.
+
+    Lazy: one made at module level, before setup() runs, still logs the way
+    setup() configured.
+    """
     if name:
-        log = log.bind(logger=name)
-    return log.bind(**kw) if kw else log
+        kw["logger"] = name
+    return _Lazy(kw)

@@ -56,9 +56,7 @@ CONTENT_RANGE_RE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
 
 
 
-def _log() -> Any:
-    # Resolved per call: a module-level structlog logger would be frozen before log.setup() runs.
-    return log.get("registry")
+_log = log.get("registry")
 
 
 class RegistryError(Exception):
@@ -81,7 +79,7 @@ class AccessLogger(AbstractAccessLogger):
     """One structured line per request, written after the response is sent."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        _log().info("request", method=request.method, path=request.raw_path.split("?", 1)[0], status=response.status,
+        _log.info("request", method=request.method, path=request.raw_path.split("?", 1)[0], status=response.status,
                   bytes=response.body_length, duration=round(time, 6), remote=request.remote)
 
 
@@ -126,7 +124,7 @@ class Registry:
             e.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
             raise
         except Exception:
-            _log().exception("request failed", method=request.method, path=request.path)
+            _log.exception("request failed", method=request.method, path=request.path)
             resp = web.json_response({"errors": [{"code": "UNKNOWN", "message": "internal server error"}]},
                                      status=500)
         resp.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
