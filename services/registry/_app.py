@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from pallet import log
 
-from ._storage import DigestMismatch, Storage, Upload, digest_of, parse_digest
+from ._storage import DigestMismatch, MissingReference, Storage, Upload, digest_of, parse_digest, references
 
 NAME_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
@@ -35,6 +35,7 @@ SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
            "application/vnd.docker.distribution.manifest.v1+prettyjws")
 IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+MANIFEST_TYPES = {*IMAGE_TYPES, *INDEX_TYPES, *SCHEMA1}
 
 STATUS = {
     "BLOB_UNKNOWN": 404, "BLOB_UPLOAD_UNKNOWN": 404, "BLOB_UPLOAD_INVALID": 400, "DIGEST_INVALID": 400,
@@ -85,6 +86,11 @@ class AccessLogger(AbstractAccessLogger):
 
 def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _etag_match(request: web.Request, digest: str) -> bool:
+    return any(v.strip() in (digest, f'"{digest}"') for h in request.headers.getall("If-None-Match", [])
+               for v in h.split(","))
 
 
 def _range_header(offset: int) -> str:
@@ -279,11 +285,13 @@ class Registry:
             raise RegistryError("DIGEST_INVALID", "a valid digest query parameter is required",
                                 {"digest": digest})
         try:
-            await asyncio.to_thread(self.storage.commit_file, u.path, digest, None, u.hasher)
+            await asyncio.to_thread(self.storage.commit_blob, name, u.path, digest, None, u.hasher)
         except DigestMismatch as e:
             await asyncio.to_thread(self.storage.end_upload, u)
             raise RegistryError("DIGEST_INVALID", str(e), {"digest": digest}) from None
-        await asyncio.to_thread(self.storage.link_blob, name, digest)
+        except FileNotFoundError:  # garbage-collected as abandoned meanwhile
+            await asyncio.to_thread(self.storage.end_upload, u)
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", {"uuid": u.uuid}) from None
         await asyncio.to_thread(self.storage.end_upload, u)
         self._upload_locks.pop(u.uuid, None)
         return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{digest}",
@@ -300,8 +308,7 @@ class Registry:
                     allowed = True
                 except web.HTTPException:
                     allowed = False  # fall back to a normal upload, as distribution does
-                if allowed and self.storage.repo_has_blob(source, mount):
-                    await asyncio.to_thread(self.storage.link_blob, name, mount)
+                if allowed and await asyncio.to_thread(self.storage.mount_blob, source, name, mount):
                     return web.Response(status=201, headers={"Location": f"/v2/{name}/blobs/{mount}",
                                                              "Docker-Content-Digest": mount,
                                                              "Content-Length": "0"})
@@ -385,16 +392,50 @@ class Registry:
             raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown", {"digest": digest})
         return digest, rec.media_type, rec.size
 
+    def _negotiate(self, request: web.Request, name: str, ref: str, digest: str, media_type: str,
+                   size: int) -> tuple[str, str, int]:
+        """Distribution's content negotiation, minus schema 1: a client whose Accept lists manifest types
+        but not the stored one gets MANIFEST_UNKNOWN for an OCI manifest or index, the linux/amd64 entry
+        of a Docker manifest list fetched by tag, and a Docker schema 2 manifest as is. No Accept, a
+        wildcard or no manifest type at all: the stored manifest. Content-Type is always the served type."""
+        accept = {_media_type(part) for v in request.headers.getall("Accept", []) for part in v.split(",")}
+        if (media_type in accept or not accept & MANIFEST_TYPES or accept & {"*/*", "application/*"}):
+            return digest, media_type, size
+        if media_type == OCI_MANIFEST:
+            raise RegistryError("MANIFEST_UNKNOWN", "OCI manifest found, but accept header does not support OCI "
+                                "manifests", {"mediaType": media_type}, status=404)
+        if media_type == OCI_INDEX:
+            raise RegistryError("MANIFEST_UNKNOWN", "OCI index found, but accept header does not support OCI "
+                                "indexes", {"mediaType": media_type}, status=404)
+        if media_type != DOCKER_LIST or ":" in ref:
+            return digest, media_type, size
+        with open(self.storage.blob_path(digest), "rb") as f:
+            doc = json.load(f)
+        child = next((m for m in doc.get("manifests", [])
+                      if (m.get("platform") or {}).get("os") == "linux"
+                      and (m.get("platform") or {}).get("architecture") == "amd64"), None)
+        rec = self.storage.get_manifest(name, child["digest"]) if child else None
+        if rec is None or self.storage.blob_size(rec.digest) is None:
+            raise RegistryError("MANIFEST_UNKNOWN", "manifest list has no linux/amd64 manifest", {"tag": ref})
+        if rec.media_type not in accept:
+            raise RegistryError("MANIFEST_INVALID", f"{rec.media_type} not supported by client",
+                                {"mediaType": rec.media_type})
+        return rec.digest, rec.media_type, rec.size
+
     def _manifest_headers(self, digest: str, media_type: str, size: int) -> dict[str, str]:
         return {"Content-Type": media_type, "Docker-Content-Digest": digest, "Content-Length": str(size),
                 "ETag": f'"{digest}"'}
 
     async def manifest_head(self, request: web.Request, name: str, ref: str) -> web.Response:
-        digest, mt, size = self._resolve(name, ref)
+        digest, mt, size = self._negotiate(request, name, ref, *self._resolve(name, ref))
+        if _etag_match(request, digest):
+            return web.Response(status=304, headers={"Docker-Content-Digest": digest, "ETag": f'"{digest}"'})
         return web.Response(headers=self._manifest_headers(digest, mt, size))
 
     async def manifest_get(self, request: web.Request, name: str, ref: str) -> web.Response:
-        digest, mt, size = self._resolve(name, ref)
+        digest, mt, size = self._negotiate(request, name, ref, *self._resolve(name, ref))
+        if _etag_match(request, digest):
+            return web.Response(status=304, headers={"Docker-Content-Digest": digest, "ETag": f'"{digest}"'})
         with open(self.storage.blob_path(digest), "rb") as f:
             body = f.read()
         headers = self._manifest_headers(digest, mt, size)
@@ -459,17 +500,19 @@ class Registry:
         artifact_type = doc.get("artifactType")
         if artifact_type is not None and not isinstance(artifact_type, str):
             raise RegistryError("MANIFEST_INVALID", "artifactType must be a string")
+        need_blobs: list[str] = []
+        need_manifests: list[str] = []
         if mt in IMAGE_TYPES:
             config_digest = self._descriptor_digest(doc.get("config"), "config")
             layers = doc.get("layers", [])
             if not isinstance(layers, list):
                 raise RegistryError("MANIFEST_INVALID", "layers must be a list")
-            needed = [config_digest]
+            need_blobs = [config_digest]
             for i, layer in enumerate(layers):
                 d = self._descriptor_digest(layer, f"layers[{i}]")
                 if not layer.get("urls"):  # foreign layers live elsewhere
-                    needed.append(d)
-            for d in needed:
+                    need_blobs.append(d)
+            for d in need_blobs:
                 if not self.storage.repo_has_blob(name, d):
                     raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest references an unknown blob",
                                         {"digest": d})
@@ -479,8 +522,8 @@ class Registry:
             entries = doc.get("manifests")
             if not isinstance(entries, list):
                 raise RegistryError("MANIFEST_INVALID", "manifests must be a list")
-            for i, entry in enumerate(entries):
-                d = self._descriptor_digest(entry, f"manifests[{i}]")
+            need_manifests = [self._descriptor_digest(e, f"manifests[{i}]") for i, e in enumerate(entries)]
+            for d in need_manifests:
                 if self.storage.get_manifest(name, d) is None:
                     raise RegistryError("MANIFEST_BLOB_UNKNOWN", "index references an unknown manifest",
                                         {"digest": d})
@@ -494,9 +537,11 @@ class Registry:
         if tag is None and digest != ref:
             raise RegistryError("DIGEST_INVALID", "manifest digest does not match the reference",
                                 {"digest": ref, "actual": digest})
-        await asyncio.to_thread(self.storage.put_bytes, body, digest)
-        await asyncio.to_thread(self.storage.put_manifest, name, digest, mt, len(body), subject,
-                                artifact_type, annotations, tag)
+        try:
+            await asyncio.to_thread(self.storage.put_manifest, name, digest, body, mt, references(doc), subject,
+                                    artifact_type, annotations, tag, need_blobs, need_manifests)
+        except MissingReference as e:  # removed by a concurrent delete or garbage collection
+            raise RegistryError("MANIFEST_BLOB_UNKNOWN", str(e), {"digest": e.digest}) from None
         headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest,
                    "Content-Length": "0"}
         if subject:
