@@ -17,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGETS = {
     "pallet/engine/v1": ("services/engine/v1", True),
     "pallet/images/v1": ("services/imagesvc/v1", True),
+    "pallet/registry/v1": ("services/registry/v1", True),
     # The shim never imports grpc, so it gets messages only.
     "pallet/shim/v1": ("shim/v1", False),
 }

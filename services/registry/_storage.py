@@ -137,6 +137,24 @@ class RootBusy(Exception):
     pass
 
 
+@dataclass
+class RepoUsage:
+    repo: str
+    blobs: int = 0
+    bytes: int = 0
+    manifests: int = 0
+    tags: int = 0
+
+
+@dataclass
+class Usage:
+    repositories: dict[str, RepoUsage] = field(default_factory=dict)
+    deduplicated_blobs: int = 0
+    deduplicated_bytes: int = 0
+    stored_blobs: int = 0
+    stored_bytes: int = 0
+
+
 class Storage:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
@@ -411,6 +429,38 @@ class Storage:
             args.append(limit)
         with self.db.lock:
             return [r[0] for r in self.db.conn.execute(q, args)]
+
+    def usage(self) -> Usage:
+        """Blob counts and bytes per repository (linked blobs plus manifests), summed, deduplicated and on
+        disk."""
+        with self.db.lock:
+            c = self.db.conn
+            rows = c.execute("SELECT repo, digest FROM repo_blobs UNION SELECT repo, digest FROM manifests").fetchall()
+            nman = dict(c.execute("SELECT repo, COUNT(*) FROM manifests GROUP BY repo").fetchall())
+            ntag = dict(c.execute("SELECT repo, COUNT(*) FROM tags GROUP BY repo").fetchall())
+        sizes: dict[str, int | None] = {}
+        out = Usage()
+        for repo, digest in rows:
+            if digest not in sizes:
+                sizes[digest] = self.blob_size(digest)
+            size = sizes[digest]
+            if size is None:
+                continue
+            r = out.repositories.setdefault(repo, RepoUsage(repo))
+            r.blobs += 1
+            r.bytes += size
+        for repo in {*nman, *ntag}:
+            r = out.repositories.setdefault(repo, RepoUsage(repo))
+            r.manifests, r.tags = nman.get(repo, 0), ntag.get(repo, 0)
+        present = [n for n in sizes.values() if n is not None]
+        out.deduplicated_blobs, out.deduplicated_bytes = len(present), sum(present)
+        for alg in ALGORITHMS:
+            with os.scandir(os.path.join(self.blob_dir, alg)) as it:
+                for e in it:
+                    with contextlib.suppress(FileNotFoundError):
+                        out.stored_bytes += e.stat().st_size
+                        out.stored_blobs += 1
+        return out
 
     def close(self) -> None:
         self.db.close()

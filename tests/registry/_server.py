@@ -7,9 +7,11 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +59,17 @@ class Registry:
     proc: subprocess.Popen[bytes]
     stderr_path: str
     extra: list[str] = field(default_factory=list)
+    admin_socket: str = ""
+
+    def admin(self) -> Any:
+        """An Admin stub on the registry's gRPC admin socket (the caller closes `stub.channel`)."""
+        import grpc
+        from pallet.registry.v1 import registry_pb2_grpc
+
+        channel = grpc.insecure_channel(f"unix://{self.admin_socket}")
+        stub = registry_pb2_grpc.AdminStub(channel)
+        stub.channel = channel
+        return stub
 
     @property
     def addr(self) -> str:
@@ -126,21 +139,41 @@ class Registry:
             return f.read()
 
 
+def wait_path(path: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not create {path}")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
-def run_registry(root: str, *extra: str) -> Iterator[Registry]:
-    port = free_port()
+def run_registry(root: str, *extra: str, port: int | None = None) -> Iterator[Registry]:
+    """pallet-registry on a free loopback port, its admin API on a private unix socket."""
+    port = port or free_port()
     os.makedirs(root, exist_ok=True)
     stderr_path = os.path.join(os.path.dirname(root.rstrip("/")), f"registry-{port}.log")
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pallet.registry", "--addr", f"127.0.0.1:{port}", "--root", root, *extra],
-            stdout=subprocess.DEVNULL, stderr=err)
-    reg = Registry(port, root, proc, stderr_path, list(extra))
+    sockdir = tempfile.mkdtemp(prefix="preg-")  # short: unix socket paths are limited to 107 bytes
+    admin = os.path.join(sockdir, "admin.sock")
+    if "--admin-socket" in extra:
+        admin = extra[extra.index("--admin-socket") + 1]
     try:
-        wait_port(port, proc)
-        yield reg
+        with open(stderr_path, "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pallet.registry", "--addr", f"127.0.0.1:{port}", "--root", root,
+                 "--admin-socket", admin, *extra],
+                stdout=subprocess.DEVNULL, stderr=err)
+        reg = Registry(port, root, proc, stderr_path, list(extra), admin)
+        try:
+            wait_port(port, proc)
+            wait_path(admin, proc)
+            yield reg
+        finally:
+            reg.stop()
     finally:
-        reg.stop()
+        shutil.rmtree(sockdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

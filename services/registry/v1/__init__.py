@@ -1,0 +1,1 @@
+"""Generated from protos/pallet/registry/v1 by `make protos`."""
