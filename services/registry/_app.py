@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from pallet import log
 
+from ._proxy import Upstream, UpstreamError
 from ._storage import DigestMismatch, MissingReference, Storage, Upload, digest_of, parse_digest, references
 
 NAME_RE = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
@@ -41,7 +42,7 @@ STATUS = {
     "BLOB_UNKNOWN": 404, "BLOB_UPLOAD_UNKNOWN": 404, "BLOB_UPLOAD_INVALID": 400, "DIGEST_INVALID": 400,
     "MANIFEST_UNKNOWN": 404, "MANIFEST_INVALID": 400, "MANIFEST_BLOB_UNKNOWN": 400, "NAME_INVALID": 400,
     "NAME_UNKNOWN": 404, "SIZE_INVALID": 400, "UNAUTHORIZED": 401, "DENIED": 403, "UNSUPPORTED": 405,
-    "TOOMANYREQUESTS": 429, "PAGINATION_NUMBER_INVALID": 400,
+    "TOOMANYREQUESTS": 429, "PAGINATION_NUMBER_INVALID": 400, "UNAVAILABLE": 503,
 }
 
 ROUTES = [
@@ -99,11 +100,14 @@ def _range_header(offset: int) -> str:
 
 
 class Registry:
-    def __init__(self, storage: Storage, authorizer: Any = None, read_only: bool = False) -> None:
+    def __init__(self, storage: Storage, authorizer: Any = None, read_only: bool = False,
+                 proxy: Upstream | None = None) -> None:
         self.storage = storage
         self.auth = authorizer
         self.read_only = read_only
+        self.proxy = proxy
         self._upload_locks: dict[str, asyncio.Lock] = {}
+        self._fetching: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     # -- plumbing
 
@@ -117,6 +121,8 @@ class Registry:
         return app
 
     async def _cleanup(self, app: web.Application) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
         self.storage.close()
 
     @web.middleware
@@ -163,6 +169,9 @@ class Registry:
             raise RegistryError("NAME_INVALID", "invalid repository name", {"name": name})
         if self.read_only and method in WRITES:
             raise RegistryError("UNSUPPORTED", "the registry is read-only")
+        if self.proxy is not None and method in WRITES:
+            raise RegistryError("UNSUPPORTED", "the registry is a pull-through cache: pushes and deletes are not "
+                                "supported")
         handler = getattr(self, f"{kind}_{method.lower()}", None)
         if handler is None:
             raise RegistryError("UNSUPPORTED", f"method {method} not allowed on {kind}")
@@ -209,6 +218,17 @@ class Registry:
         return web.json_response({"repositories": repos}, headers=headers)
 
     async def tags_get(self, request: web.Request, name: str) -> web.Response:
+        if self.proxy is not None:
+            try:
+                body, link = await self.proxy.tags(name, request.query_string)
+                resp = web.Response(body=body, headers={"Link": link} if link else {})
+                resp.content_type = "application/json"
+                return resp
+            except UpstreamError as e:
+                if e.status not in (None, 502, 503, 504):
+                    raise RegistryError("NAME_UNKNOWN", "repository name not known to registry",
+                                        {"name": name}) from None
+                _log.warning("upstream unavailable, listing cached tags", repo=name, error=str(e))
         if not self.storage.repo_exists(name):
             raise RegistryError("NAME_UNKNOWN", "repository name not known to registry", {"name": name})
         tags, headers = self._paginate(request, lambda last, lim: self.storage.tags(name, last, lim),
@@ -225,11 +245,20 @@ class Registry:
         return self.storage.blob_path(digest), size
 
     async def blob_head(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        if self.proxy is not None and not self.storage.repo_has_blob(name, self._digest(digest)):
+            try:
+                size = await self.proxy.blob_size(name, digest)
+            except UpstreamError as e:
+                raise self._upstream_error(e, "BLOB_UNKNOWN", digest) from None
+            return web.Response(headers={"Content-Length": str(size), "Content-Type": "application/octet-stream",
+                                         "Docker-Content-Digest": digest, "Accept-Ranges": "bytes"})
         _, size = self._blob(name, digest)
         return web.Response(headers={"Content-Length": str(size), "Content-Type": "application/octet-stream",
                                      "Docker-Content-Digest": digest, "Accept-Ranges": "bytes"})
 
     async def blob_get(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
+        if self.proxy is not None and not self.storage.repo_has_blob(name, self._digest(digest)):
+            await self._once((name, digest), lambda: self._cache_blob(name, digest))
         path, _ = self._blob(name, digest)
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream",
                                                "Docker-Content-Digest": digest,
@@ -240,6 +269,109 @@ class Registry:
         if not await asyncio.to_thread(self.storage.unlink_blob, name, digest):
             raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
         return web.Response(status=202, headers={"Docker-Content-Digest": digest, "Content-Length": "0"})
+
+    # -- pull-through cache
+
+    @staticmethod
+    def _upstream_error(e: UpstreamError, code: str, ref: str) -> RegistryError:
+        if e.status in (401, 403, 404):
+            return RegistryError(code, f"unknown upstream: {e}", {"reference": ref}, status=404)
+        return RegistryError("UNAVAILABLE", f"upstream registry unavailable: {e}", {"reference": ref}, status=503)
+
+    async def _once(self, key: tuple[str, str], fetch: Callable[[], Awaitable[None]]) -> None:
+        """Run `fetch` once for concurrent requests of the same thing; they all see its outcome."""
+        fut = self._fetching.get(key)
+        if fut is not None:
+            await asyncio.shield(fut)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._fetching[key] = fut
+        try:
+            await fetch()
+            fut.set_result(None)
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            del self._fetching[key]
+
+    async def _cache_blob(self, name: str, digest: str) -> None:
+        """Fetch a blob from upstream into blobs/ (verified by digest) and link it into `name`."""
+        assert self.proxy is not None
+        if self.storage.blob_size(digest) is not None:  # cached for another repository: upstream must agree
+            try:
+                await self.proxy.blob_size(name, digest)
+            except UpstreamError as e:
+                raise self._upstream_error(e, "BLOB_UNKNOWN", digest) from None
+            await asyncio.to_thread(self.storage.link_blob, name, digest)
+            return
+        tmp = os.path.join(self.storage.upload_dir, f".tmp-proxy-{os.urandom(8).hex()}")
+        try:
+            hasher = await self.proxy.fetch_blob(name, digest, tmp)
+            await asyncio.to_thread(self.storage.commit_blob, name, tmp, digest, None, hasher)
+        except UpstreamError as e:
+            raise self._upstream_error(e, "BLOB_UNKNOWN", digest) from None
+        except DigestMismatch as e:
+            raise RegistryError("UNAVAILABLE", f"upstream sent a corrupt blob: {e}", {"digest": digest},
+                                status=502) from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _log.info("cached blob", repo=name, digest=digest)
+
+    async def _sync_manifest(self, name: str, ref: str) -> None:
+        """Bring the cached manifest `ref` up to date: a digest is fetched once; a tag is re-resolved against
+        upstream every time, falling back to the cached copy when upstream fails."""
+        assert self.proxy is not None
+        if ":" in ref:
+            if self.storage.get_manifest(name, self._digest(ref)) and self.storage.blob_size(ref) is not None:
+                return
+            try:
+                await self._once((name, ref), lambda: self._cache_manifest(name, ref, None))
+            except UpstreamError as e:
+                raise self._upstream_error(e, "MANIFEST_UNKNOWN", ref) from None
+            return
+        if not TAG_RE.match(ref):
+            return
+        try:
+            digest = await self.proxy.head_manifest(name, ref)
+            if digest and parse_digest(digest) and self.storage.get_manifest(name, digest) \
+                    and self.storage.blob_size(digest) is not None:
+                if self.storage.resolve_tag(name, ref) != digest:
+                    await asyncio.to_thread(self.storage.set_tag, name, ref, digest)
+                return
+            await self._once((name, ref), lambda: self._cache_manifest(name, ref, ref))
+        except UpstreamError as e:
+            if self.storage.resolve_tag(name, ref) is not None:
+                _log.warning("upstream unavailable, serving the cached tag", repo=name, tag=ref, error=str(e))
+                return
+            raise self._upstream_error(e, "MANIFEST_UNKNOWN", ref) from None
+
+    async def _cache_manifest(self, name: str, ref: str, tag: str | None) -> None:
+        assert self.proxy is not None
+        body, ct = await self.proxy.get_manifest(name, ref, MAX_MANIFEST)
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise UpstreamError(f"upstream manifest {name}:{ref} is not JSON") from None
+        if not isinstance(doc, dict):
+            raise UpstreamError(f"upstream manifest {name}:{ref} is not a JSON object")
+        mt = doc.get("mediaType") if isinstance(doc.get("mediaType"), str) else ct
+        if mt not in IMAGE_TYPES + INDEX_TYPES:
+            raise UpstreamError(f"upstream manifest {name}:{ref} has unsupported media type {mt!r}")
+        digest = digest_of(body, ref.split(":", 1)[0] if tag is None else "sha256")
+        if tag is None and digest != ref:
+            raise UpstreamError(f"upstream manifest {ref} has digest {digest}")
+        subject = doc["subject"].get("digest") if isinstance(doc.get("subject"), dict) else None
+        at = doc.get("artifactType") if isinstance(doc.get("artifactType"), str) else None
+        if at is None and isinstance(doc.get("config"), dict) and mt in IMAGE_TYPES:
+            at = doc["config"].get("mediaType")
+        annotations = doc.get("annotations") if isinstance(doc.get("annotations"), dict) else None
+        await asyncio.to_thread(self.storage.put_manifest, name, digest, body, mt, references(doc),
+                                subject if isinstance(subject, str) and parse_digest(subject) else None,
+                                at, annotations, tag)
+        _log.info("cached manifest", repo=name, ref=ref, digest=digest)
 
     # -- uploads
 
@@ -427,12 +559,16 @@ class Registry:
                 "ETag": f'"{digest}"'}
 
     async def manifest_head(self, request: web.Request, name: str, ref: str) -> web.Response:
+        if self.proxy is not None:
+            await self._sync_manifest(name, ref)
         digest, mt, size = self._negotiate(request, name, ref, *self._resolve(name, ref))
         if _etag_match(request, digest):
             return web.Response(status=304, headers={"Docker-Content-Digest": digest, "ETag": f'"{digest}"'})
         return web.Response(headers=self._manifest_headers(digest, mt, size))
 
     async def manifest_get(self, request: web.Request, name: str, ref: str) -> web.Response:
+        if self.proxy is not None:
+            await self._sync_manifest(name, ref)
         digest, mt, size = self._negotiate(request, name, ref, *self._resolve(name, ref))
         if _etag_match(request, digest):
             return web.Response(status=304, headers={"Docker-Content-Digest": digest, "ETag": f'"{digest}"'})

@@ -386,6 +386,10 @@ class Storage:
             return [(r[0], r[1]) for r in self.db.conn.execute(
                 "SELECT tag, digest FROM tags WHERE repo=? ORDER BY tag COLLATE BINARY", (repo,))]
 
+    def set_tag(self, repo: str, tag: str, digest: str) -> None:
+        with self.db.tx() as c:
+            c.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)", (repo, tag, digest))
+
     def delete_tag(self, repo: str, tag: str) -> bool:
         with self.db.tx() as c:
             return c.execute("DELETE FROM tags WHERE repo=? AND tag=?", (repo, tag)).rowcount > 0

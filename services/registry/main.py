@@ -8,11 +8,15 @@ The config file is JSON::
     {"addr": "0.0.0.0:5000", "root": "/var/lib/pallet/registry", "read_only": false,
      "admin_socket": "/run/pallet/registry.sock",
      "gc": {"grace_period": 3600, "upload_max_age": 86400},
+     "proxy": {"remote_url": "https://upstream:5000", "username": "u", "password": "p"},
      "auth": {...see pallet.registry._auth...},
      "tls": {"cert": "/etc/pallet/registry.crt", "key": "/etc/pallet/registry.key"}}
 
 Command-line flags override the file. The gRPC admin API (pallet.registry.v1.Admin: garbage collection,
 usage, repositories) is served on the unix socket `admin_socket` ("" turns it off) in the same process.
+With "proxy" the registry is a pull-through cache of `remote_url` (see _proxy): what is missing is fetched,
+verified and kept; tags are re-resolved upstream (the cached copy serves while upstream is down); pushes and
+deletes are refused (405 UNSUPPORTED).
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from pallet import log
 from . import _auth
 from ._app import AccessLogger, Registry
 from ._gc import GarbageCollector, GCOptions
+from ._proxy import Upstream, parse_config
 from ._storage import RootBusy, Storage, lock_root
 
 DEFAULT_ADDR = "127.0.0.1:5000"
 DEFAULT_ROOT = "/var/lib/pallet/registry"
 DEFAULT_ADMIN_SOCKET = "/run/pallet/registry.sock"
-CONFIG_KEYS = {"addr", "root", "read_only", "admin_socket", "gc", "auth", "tls"}
+CONFIG_KEYS = {"addr", "root", "read_only", "admin_socket", "gc", "auth", "tls", "proxy"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,12 +117,16 @@ def ssl_context(tls: dict[str, Any] | None) -> ssl.SSLContext | None:
 
 
 async def serve(addr: str, root: str, read_only: bool, auth_cfg: Any, tls: dict[str, Any] | None,
-                admin_socket: str, gc_defaults: GCOptions) -> None:
+                admin_socket: str, gc_defaults: GCOptions, proxy_cfg: Any = None) -> None:
     logger = log.get("registry")
     try:
         authorizer = _auth.from_config(auth_cfg)
     except ValueError as e:
         raise SystemExit(f"pallet-registry: auth config: {e}") from None
+    try:
+        proxy = parse_config(proxy_cfg)
+    except ValueError as e:
+        raise SystemExit(f"pallet-registry: config: {e}") from None
     try:
         lock_fd = lock_root(root)
     except RootBusy as e:
@@ -125,7 +134,7 @@ async def serve(addr: str, root: str, read_only: bool, auth_cfg: Any, tls: dict[
     storage = Storage(root)
     gc = GarbageCollector(storage, gc_defaults)
     admin = start_admin(admin_socket, storage, gc) if admin_socket else None
-    registry = Registry(storage, authorizer, read_only=read_only)
+    registry = Registry(storage, authorizer, read_only=read_only, proxy=Upstream(proxy) if proxy else None)
     runner = web.AppRunner(registry.app(), access_log_class=AccessLogger,
                            access_log=logging.getLogger("pallet.registry.access"), handle_signals=False)
     await runner.setup()
@@ -133,7 +142,7 @@ async def serve(addr: str, root: str, read_only: bool, auth_cfg: Any, tls: dict[
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context(tls), reuse_address=True)
     await site.start()
     logger.info("serving", addr=addr, root=root, read_only=read_only, tls=bool(tls), auth=authorizer is not None,
-                admin_socket=admin_socket or None)
+                admin_socket=admin_socket or None, proxy=proxy.remote_url if proxy else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -202,5 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     admin = args.admin_socket if args.admin_socket is not None else cfg.get("admin_socket", DEFAULT_ADMIN_SOCKET)
     if not isinstance(admin, str):
         raise SystemExit('pallet-registry: config "admin_socket" must be a path (or "" for none)')
-    asyncio.run(serve(addr, root, read_only, cfg.get("auth"), cfg.get("tls"), admin, gc_options(cfg.get("gc"))))
+    asyncio.run(serve(addr, root, read_only, cfg.get("auth"), cfg.get("tls"), admin, gc_options(cfg.get("gc")),
+                      cfg.get("proxy")))
     return 0
