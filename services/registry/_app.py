@@ -27,6 +27,7 @@ TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 MAX_NAME = 255
 MAX_MANIFEST = 4 * 1024 * 1024
 CHUNK = 1 << 20
+FLUSH = 4 << 20
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -390,18 +391,46 @@ class Registry:
 
     async def _receive(self, request: web.Request, u: Upload, expect: int | None) -> None:
         """Append the request body to the upload, hashing as it streams. With `expect` (a Content-Range
-        chunk) the chunk is all-or-nothing: a short or long body rolls the upload back."""
+        chunk) the chunk is all-or-nothing: a short or long body rolls the upload back.
+
+        The loop only receives: batches of up to FLUSH bytes are written and hashed in a worker thread
+        (both release the GIL) while the next batch arrives, one batch in flight at a time."""
         start, saved = u.offset, u.hasher.copy()
+        received = 0
         ok = False
+        pending: asyncio.Future[None] | None = None
+
+        def flush(f: Any, parts: list[bytes]) -> None:
+            data = b"".join(parts)
+            f.write(data)
+            u.hasher.update(data)
+            u.offset += len(data)
+
         try:
             with open(u.path, "ab") as f:
-                async for chunk in request.content.iter_chunked(CHUNK):
-                    if expect is not None and u.offset - start + len(chunk) > expect:
-                        raise RegistryError("BLOB_UPLOAD_INVALID", "chunk longer than its Content-Range",
-                                            status=416)
-                    f.write(chunk)
-                    u.hasher.update(chunk)
-                    u.offset += len(chunk)
+                try:
+                    parts: list[bytes] = []
+                    size = 0
+                    async for chunk in request.content.iter_any():
+                        received += len(chunk)
+                        if expect is not None and received > expect:
+                            raise RegistryError("BLOB_UPLOAD_INVALID", "chunk longer than its Content-Range",
+                                                status=416)
+                        parts.append(chunk)
+                        size += len(chunk)
+                        if size >= FLUSH:
+                            if pending is not None:
+                                await pending
+                            pending = asyncio.ensure_future(asyncio.to_thread(flush, f, parts))
+                            parts, size = [], 0
+                    if pending is not None:
+                        await pending
+                        pending = None
+                    if parts:
+                        flush(f, parts)
+                finally:
+                    if pending is not None:  # never leave a write running into a file being rolled back
+                        await asyncio.gather(pending, return_exceptions=True)
             if expect is not None and u.offset - start != expect:
                 raise RegistryError("BLOB_UPLOAD_INVALID", "chunk size does not match its Content-Range",
                                     {"expected": expect, "received": u.offset - start}, status=400)
