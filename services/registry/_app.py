@@ -290,9 +290,12 @@ class Registry:
         try:
             await fetch()
             fut.set_result(None)
-        except BaseException as e:
+        except Exception as e:
             fut.set_exception(e)
             fut.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        except BaseException:  # cancelled (shutdown): so are the waiters
+            fut.cancel()
             raise
         finally:
             del self._fetching[key]

@@ -232,3 +232,26 @@ def test_offline_garbage_collect(tmp_path: Path) -> None:
     assert not (tmp_path / "no").exists()
     with run_registry(root) as reg2:
         assert pullable(reg2, "off/a", "v1")
+
+
+def test_database_of_the_first_version_is_migrated(tmp_path: Path) -> None:
+    """A registry.db without manifest_refs, repo_blobs.linked and manifests.created (the first schema) is
+    upgraded at start: what its manifests reference is recorded, so GC keeps it."""
+    import sqlite3
+
+    root = tmp_path / "root"
+    with run_registry(str(root)) as reg:
+        push_image(reg, "mig/a", "a", "v1", b"layer of an old registry")
+        orphan = reg.push_blob("mig/a", b"garbage of an old registry")
+    conn = sqlite3.connect(root / "registry.db")
+    conn.executescript("DROP TABLE manifest_refs; ALTER TABLE repo_blobs DROP COLUMN linked;"
+                       " ALTER TABLE manifests DROP COLUMN created; PRAGMA user_version = 0;")
+    conn.close()
+    with run_registry(str(root)) as reg:
+        stub = reg.admin()
+        try:
+            r = collect(stub, grace_period=NO_GRACE)
+        finally:
+            stub.channel.close()
+        assert [x.digest for x in r.blobs] == [orphan]
+        assert pullable(reg, "mig/a", "v1")
