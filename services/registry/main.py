@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 from typing import Any
@@ -87,6 +88,20 @@ def gc_options(cfg: Any) -> GCOptions:
     return out
 
 
+def check_admin_socket(path: str) -> None:
+    """Refuse a socket another live process serves, or a directory we cannot create the socket in."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+        probe.connect(path)
+        raise SystemExit(f"pallet-registry: admin socket {path} is served by another process")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"pallet-registry: cannot listen on admin socket {path}: {e}") from None
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f"pallet-registry: cannot listen on admin socket {path}: {parent} is not writable")
+
+
 def start_admin(path: str, storage: Storage, gc: GarbageCollector) -> Any:
     """The gRPC admin server on unix socket `path` (its own threads); returns it started."""
     from pallet import server as server_mod
@@ -95,7 +110,10 @@ def start_admin(path: str, storage: Storage, gc: GarbageCollector) -> Any:
 
     server, _health = server_mod.make_server(servicer.registrations(storage, gc), servicer.SERVICE_NAMES,
                                              max_workers=8)
-    server_mod.listen(server, "unix://" + path)
+    try:
+        server_mod.listen(server, "unix://" + path)
+    except (OSError, RuntimeError) as e:
+        raise SystemExit(f"pallet-registry: cannot listen on admin socket {path}: {e}") from None
     server.start()
     server_mod.chmod_socket("unix://" + path)
     return server
@@ -127,6 +145,8 @@ async def serve(addr: str, root: str, read_only: bool, auth_cfg: Any, tls: dict[
         proxy = parse_config(proxy_cfg)
     except ValueError as e:
         raise SystemExit(f"pallet-registry: config: {e}") from None
+    if admin_socket:
+        check_admin_socket(admin_socket)
     try:
         lock_fd = lock_root(root)
     except RootBusy as e:

@@ -135,3 +135,21 @@ def test_admin_socket_config_and_bad_gc_config(tmp_path: Path) -> None:
             stub.channel.close()
         assert [x.digest for x in rep.blobs] == [orphan]
     assert not sock.exists()  # removed on shutdown
+
+
+def test_admin_socket_in_use_or_unusable(tmp_path: Path, reg: Registry) -> None:
+    import subprocess
+    import sys
+
+    for sock, expect in ((reg.admin_socket, "is served by another process"),
+                         ("/proc/no-such-dir/admin.sock", "cannot listen on admin socket")):
+        r = subprocess.run([sys.executable, "-m", "pallet.registry", "--root", str(tmp_path / "other"),
+                            "--addr", "127.0.0.1:1", "--admin-socket", sock],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and expect in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (tmp_path / "other").exists()
+    stub = reg.admin()  # the first registry still owns its socket
+    try:
+        assert stub.GCStatus(pb.GCStatusRequest()).running is False
+    finally:
+        stub.channel.close()
