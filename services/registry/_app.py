@@ -8,6 +8,7 @@ authorizer, and dispatches on (route, method).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -55,6 +56,7 @@ ROUTES = [
     ("referrers", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
 ]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+STREAMED = "pallet.registry.streamed"  # request key: the response is partly sent, errors cannot be answered
 CONTENT_RANGE_RE = re.compile(r"^(?:bytes )?(\d+)-(\d+)$")
 
 
@@ -132,12 +134,17 @@ class Registry:
         try:
             resp = await handler(request)
         except RegistryError as e:
+            if request.get(STREAMED):
+                _log.warning("streamed response aborted", path=request.path, error=e.message)
+                raise  # part of the body is out: aiohttp drops the connection, the client sees it cut
             resp = e.response()
         except web.HTTPException as e:
             e.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
             raise
         except Exception:
             _log.exception("request failed", method=request.method, path=request.path)
+            if request.get(STREAMED):
+                raise
             resp = web.json_response({"errors": [{"code": "UNKNOWN", "message": "internal server error"}]},
                                      status=500)
         resp.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
@@ -259,7 +266,9 @@ class Registry:
 
     async def blob_get(self, request: web.Request, name: str, digest: str) -> web.StreamResponse:
         if self.proxy is not None and not self.storage.repo_has_blob(name, self._digest(digest)):
-            await self._once((name, digest), lambda: self._cache_blob(name, digest))
+            streamed = await self._blob_through(request, name, digest)
+            if streamed is not None:
+                return streamed
         path, _ = self._blob(name, digest)
         return web.FileResponse(path, headers={"Content-Type": "application/octet-stream",
                                                "Docker-Content-Digest": digest,
@@ -300,7 +309,48 @@ class Registry:
         finally:
             del self._fetching[key]
 
-    async def _cache_blob(self, name: str, digest: str) -> None:
+    async def _blob_through(self, request: web.Request, name: str, digest: str) -> web.StreamResponse | None:
+        """Cache an uncached blob. The request that starts the download gets the bytes as they arrive (unless
+        it asks for a range), as distribution's proxy does; a client that goes away does not stop the caching.
+        Returns that streamed response, or None when the blob is to be served from the cache. The last chunk
+        is held back until the digest is verified: a corrupt blob always reaches the client cut short."""
+        resp: web.StreamResponse | None = None
+        client = True
+        held = b""
+
+        async def start(length: int | None) -> None:
+            nonlocal resp
+            if "Range" in request.headers:
+                return
+            resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
+                                               "Docker-Content-Digest": digest,
+                                               "Docker-Distribution-API-Version": "registry/2.0"})
+            if length is not None:
+                resp.content_length = length
+            await resp.prepare(request)
+            request[STREAMED] = True
+
+        async def sink(chunk: bytes) -> None:
+            nonlocal client, held
+            if resp is None or not client:
+                return
+            try:
+                if held:
+                    await resp.write(held)
+                held = chunk
+            except (ConnectionError, RuntimeError):
+                client = False
+
+        await self._once((name, digest), lambda: self._cache_blob(name, digest, start, sink))
+        if resp is not None and client:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await resp.write(held)
+                await resp.write_eof()
+        return resp
+
+    async def _cache_blob(self, name: str, digest: str,
+                          on_start: Callable[[int | None], Awaitable[None]] | None = None,
+                          sink: Callable[[bytes], Awaitable[None]] | None = None) -> None:
         """Fetch a blob from upstream into blobs/ (verified by digest) and link it into `name`."""
         assert self.proxy is not None
         if self.storage.blob_size(digest) is not None:  # cached for another repository: upstream must agree
@@ -312,7 +362,7 @@ class Registry:
             return
         tmp = os.path.join(self.storage.upload_dir, f".tmp-proxy-{os.urandom(8).hex()}")
         try:
-            hasher = await self.proxy.fetch_blob(name, digest, tmp)
+            hasher = await self.proxy.fetch_blob(name, digest, tmp, on_start, sink)
             await asyncio.to_thread(self.storage.commit_blob, name, tmp, digest, None, hasher)
         except UpstreamError as e:
             raise self._upstream_error(e, "BLOB_UNKNOWN", digest) from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,17 +162,24 @@ class Upstream:
             raise UpstreamError(f"upstream blob {repo}@{digest}: HTTP {resp.status}", resp.status)
         return resp.content_length
 
-    async def fetch_blob(self, repo: str, digest: str, dest: str) -> Any:
-        """Stream upstream's blob into file `dest`, hashing it; returns the hasher (verified by the caller)."""
+    async def fetch_blob(self, repo: str, digest: str, dest: str,
+                         on_start: Callable[[int | None], Awaitable[None]] | None = None,
+                         sink: Callable[[bytes], Awaitable[None]] | None = None) -> Any:
+        """Stream upstream's blob into file `dest`, hashing it; returns the hasher (verified by the caller).
+        `on_start(length)` is called once upstream answers 200, `sink(chunk)` with every chunk as it arrives."""
         hasher = hashlib.new(digest.split(":", 1)[0])
         resp = await self.request("GET", f"/v2/{repo}/blobs/{digest}", repo)
         try:
             if resp.status != 200:
                 raise UpstreamError(f"upstream blob {repo}@{digest}: HTTP {resp.status}", resp.status)
+            if on_start is not None:
+                await on_start(resp.content_length)
             with open(dest, "wb") as f:
                 async for chunk in resp.content.iter_chunked(1 << 20):
                     f.write(chunk)
                     hasher.update(chunk)
+                    if sink is not None:
+                        await sink(chunk)
             return hasher
         except (aiohttp.ClientError, TimeoutError) as e:
             raise UpstreamError(f"upstream blob {repo}@{digest}: {e}") from None

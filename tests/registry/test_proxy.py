@@ -197,3 +197,61 @@ def test_skopeo_pulls_through_the_cache(pair: tuple[Registry, Registry], tmp_pat
                     f"oci:{tmp_path / 'dst'}:1"], check=True, capture_output=True, timeout=60)
     assert (tmp_path / "dst" / "index.json").exists()
     assert pullable(cache, "hello/world", "1")
+
+
+def test_first_fetch_is_streamed_and_ranges_work(pair: tuple[Registry, Registry]) -> None:
+    up, cache = pair
+    data = bytes(range(256)) * 4096  # 1 MiB
+    a = up.push_blob("stream/x", data)
+    g = cache.request("GET", f"/v2/stream/x/blobs/{a}")
+    assert g.status == 200 and g.body == data and g.headers["content-length"] == str(len(data))
+    assert g.headers["docker-content-digest"] == a
+    assert "accept-ranges" not in g.headers  # streamed as it arrived, not a file response
+    g = cache.request("GET", f"/v2/stream/x/blobs/{a}")
+    assert g.body == data and g.headers["accept-ranges"] == "bytes"  # now from the cache, with sendfile
+    b = up.push_blob("stream/x", data[::-1])
+    r = cache.request("GET", f"/v2/stream/x/blobs/{b}", headers={"Range": "bytes=10-19"})
+    assert r.status == 206 and r.body == data[::-1][10:20]
+
+
+def test_corrupt_upstream_blob_is_cut_short_and_not_kept(tmp_path: Path) -> None:
+    """An upstream whose bytes do not match the digest: the client never gets a complete body and nothing is
+    cached."""
+    import http.client
+    import http.server
+
+    good = b"the real content" * 1000
+    bad = good[:-1] + b"!"
+    digest = sha256(good)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path == f"/v2/bad/blob/blobs/{digest}":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(bad)))
+                self.end_headers()
+                self.wfile.write(bad)
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        cfg = tmp_path / "bad-up.json"
+        cfg.write_text(json.dumps({"proxy": {"remote_url": f"http://127.0.0.1:{server.server_address[1]}"}}))
+        with run_registry(str(tmp_path / "c"), "--config", str(cfg)) as cache:
+            for _ in range(2):
+                with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+                    cache.request("GET", f"/v2/bad/blob/blobs/{digest}")
+            assert digest not in cache.blob_files()
+            assert cache.upload_files() == []
+            assert "does not match" in cache.logs()
+    finally:
+        server.shutdown()
+        server.server_close()
