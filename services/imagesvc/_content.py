@@ -8,10 +8,12 @@ exists is always complete and correct. Nothing is ever read back to hash it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +118,62 @@ class Writer:
         self.abort()
 
 
+RESUME_PREFIX = "resume-"
+RESUME_MAX_AGE = 24 * 3600  # seconds a resumable partial download is kept unused
+
+
+class ResumableWriter(Writer):
+    """An ingest keyed by its expected digest (ingest/resume-<hex>) that survives failures and restarts.
+
+    The bytes already there are hashed again on open (`size` tells where to resume); close_keep()
+    leaves them for the next attempt, abort() drops them. It holds an flock, so one download of
+    a digest at a time: a second writer raises BlockingIOError.
+    """
+
+    def __init__(self, store: ContentStore, expected: str, expected_size: int | None) -> None:
+        self._store = store
+        self.expected = check_digest(expected)
+        self.expected_size = expected_size
+        self.path = os.path.join(store.ingest_dir, RESUME_PREFIX + self.expected.removeprefix("sha256:"))
+        self._f = open(self.path, "a+b")  # type: ignore[assignment]  # noqa: SIM115 - closed by commit/abort/close_keep
+        try:
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._f.close()
+            raise
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.done = False
+        self._f.seek(0)
+        while True:
+            data = self._f.read(CHUNK)
+            if not data:
+                break
+            self._hash.update(data)
+            self.size += len(data)
+        if expected_size is not None and self.size > expected_size:
+            self.restart()
+        os.utime(self.path)
+
+    def restart(self) -> None:
+        """Forget the bytes written so far (the server ignored a Range, or they were wrong)."""
+        self._f.seek(0)
+        self._f.truncate()
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def flush(self) -> None:
+        """Hand what was written to the kernel (so a reader of the file sees it)."""
+        self._f.flush()
+
+    def close_keep(self) -> None:
+        """Stop without committing, keeping what was written for a later resume."""
+        if self.done:
+            return
+        self.done = True
+        self._f.close()
+
+
 class ContentStore:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -124,11 +182,18 @@ class ContentStore:
         os.makedirs(self.blob_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.ingest_dir, mode=0o700, exist_ok=True)
 
-    def cleanup(self) -> int:
-        """Remove partial writes left by a previous run; returns how many."""
+    def cleanup(self, keep_resumable: float = RESUME_MAX_AGE) -> int:
+        """Remove partial writes left by a previous run; returns how many.
+
+        Resumable downloads (resume-*) younger than keep_resumable seconds stay.
+        """
         n = 0
+        now = time.time()
         for name in os.listdir(self.ingest_dir):
             try:
+                if name.startswith(RESUME_PREFIX) and now - os.stat(
+                        os.path.join(self.ingest_dir, name)).st_mtime < keep_resumable:
+                    continue
                 os.unlink(os.path.join(self.ingest_dir, name))
                 n += 1
             except IsADirectoryError:
@@ -136,6 +201,25 @@ class ContentStore:
                 n += 1
             except FileNotFoundError:
                 pass
+        return n
+
+    def sweep_resumable(self, max_age: float = RESUME_MAX_AGE) -> int:
+        """Drop resumable downloads unused for max_age seconds (and not being written); returns how many."""
+        n = 0
+        now = time.time()
+        for name in os.listdir(self.ingest_dir):
+            path = os.path.join(self.ingest_dir, name)
+            if not name.startswith(RESUME_PREFIX):
+                continue
+            try:
+                if now - os.stat(path).st_mtime < max_age:
+                    continue
+                with open(path, "rb") as f:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    os.unlink(path)
+                    n += 1
+            except (BlockingIOError, FileNotFoundError):
+                continue
         return n
 
     def path(self, digest: str) -> str:
@@ -163,6 +247,9 @@ class ContentStore:
 
     def writer(self, expected: str | None = None, size: int | None = None) -> Writer:
         return Writer(self, expected, size)
+
+    def resumable_writer(self, expected: str, size: int | None = None) -> ResumableWriter:
+        return ResumableWriter(self, expected, size)
 
     def put(self, data: bytes, expected: str | None = None) -> tuple[str, bool]:
         """Store bytes held in memory (configs, manifests); returns (digest, newly_created)."""

@@ -112,6 +112,11 @@ class ImageStore:
         with self._lock:
             return self._db.execute("SELECT 1 FROM refs WHERE ref = ? LIMIT 1", (ref,)).fetchone() is not None
 
+    def all_refs(self) -> set[str]:
+        """Every snapshot and blob some image record references (the GC's image roots)."""
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT DISTINCT ref FROM refs")}
+
     def add(self, items: Iterable[tuple[ImageRecord, Iterable[str]]]) -> list[ImageRecord]:
         """Insert images (one kept as it is if its ID exists) and point names at them, in one transaction."""
         items = [(rec, list(names)) for rec, names in items]
@@ -155,3 +160,16 @@ class ImageStore:
             db.execute("DELETE FROM refs WHERE image_id = ?", (image_id,))
             db.execute("DELETE FROM images WHERE id = ?", (image_id,))
         return rec
+
+    def set_manifest(self, image_id: str, manifest_digest: str, media_type: str, size: int,
+                     add_blobs: Iterable[str]) -> None:
+        """Point an image at another manifest of the same config (push compressed its layers); keep the blobs."""
+        with self._tx() as db:
+            row = db.execute("SELECT blobs FROM images WHERE id = ?", (image_id,)).fetchone()
+            if row is None:
+                raise errors.NotFound(f"No such image: {image_id}")
+            blobs = list(dict.fromkeys([*json.loads(row[0]), manifest_digest, *add_blobs]))
+            db.execute("UPDATE images SET manifest_digest = ?, manifest_media_type = ?, manifest_size = ?, blobs = ? "
+                       "WHERE id = ?", (manifest_digest, media_type, size, json.dumps(blobs), image_id))
+            db.executemany("INSERT OR IGNORE INTO refs (image_id, ref) VALUES (?, ?)",
+                           [(image_id, blob_ref(b)) for b in blobs])

@@ -131,15 +131,33 @@ class GuardedReader:
             raise errors.InvalidArgument(f"{self._what}: corrupt compressed data: {exc}") from None
 
 
+class _ZstdReader:
+    """zstandard's stream reader with its errors as ValueError (what GuardedReader reports)."""
+
+    def __init__(self, raw: Any, error: type[Exception]) -> None:
+        self._raw = raw
+        self._error = error
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return bytes(self._raw.read(n))
+        except self._error as exc:
+            raise ValueError(str(exc)) from None
+
+
 def decompress(raw: Reader, kind: str, what: str = "layer") -> Reader:
     """A reader of the uncompressed bytes of raw, compressed as `kind`."""
     if kind == PLAIN:
         return raw
-    if kind == ZSTD:
-        raise errors.InvalidArgument(f"{what}: zstd compression is not supported")
     src: Any = raw
     opened: Any
-    if kind == GZIP:
+    if kind == ZSTD:
+        import zstandard
+
+        opened = _ZstdReader(zstandard.ZstdDecompressor().stream_reader(src, read_size=CHUNK, closefd=False,
+                                                                        read_across_frames=True),
+                             zstandard.ZstdError)
+    elif kind == GZIP:
         opened = gzip.GzipFile(fileobj=src, mode="rb")  # noqa: SIM115 - returned open
     elif kind == BZIP2:
         opened = bz2.BZ2File(src, mode="rb")
