@@ -247,6 +247,10 @@ class ShimClient:
         """Thaw a paused container."""
         self._call("Resume", shim_pb2.ResumeRequest(), shim_pb2.ResumeResponse)
 
+    def update(self, resources_json: bytes) -> None:
+        """Change the container's cgroup limits (an OCI linux.resources object as JSON)."""
+        self._call("Update", shim_pb2.UpdateRequest(resources_json=resources_json), shim_pb2.UpdateResponse)
+
     def attach(self, exec_id: str = "", stdin: bool = False, stdout: bool = True,
                stderr: bool = True) -> Attachment:
         """Attach to a process's stdio; returns an Attachment (its own connection).

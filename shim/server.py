@@ -45,7 +45,8 @@ from pallet.shim.protocol import RpcError
 DRAIN_GRACE = 0.5  # seconds to wait for the stdio pipes' EOF once a process is dead
 MAX_UNIX_PATH = 107
 METHODS = frozenset(("State", "Kill", "Wait", "Delete", "Shutdown", "Start", "Exec",
-                     "DeleteProcess", "ResizePty", "CloseIO", "Attach", "Pause", "Resume"))
+                     "DeleteProcess", "ResizePty", "CloseIO", "Attach", "Pause", "Resume",
+                     "Update"))
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
@@ -636,6 +637,28 @@ class Shim:
         self.paused = False
         self.log.info("container resumed")
         return b""
+
+    def _rpc_Update(self, conn: _Conn, sid: int, payload: bytes) -> bytes:
+        """`runtime update --resources -` with the OCI linux.resources JSON on stdin."""
+        req = self.pb.UpdateRequest.FromString(payload)
+        if len(req.resources_json) > 60000:  # it must fit the pipe's buffer: the loop never blocks
+            raise RpcError(protocol.INVALID_ARGUMENT, "resources too large")
+        if self.init.exit_status is not None:
+            raise RpcError(protocol.FAILED_PRECONDITION, "container is not running")
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            os.write(w, req.resources_json)
+            os.close(w)
+            w = -1
+            err = self.runtime.run("update", "--resources", "-", self.id, stdin=r)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+        if err is not None:
+            raise RpcError(protocol.FAILED_PRECONDITION, err)
+        self.log.info("container resources updated")
+        return self.pb.UpdateResponse().SerializeToString()
 
     _rpc_Exec = _exec.rpc_exec
     _rpc_DeleteProcess = _exec.rpc_delete_process

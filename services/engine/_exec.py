@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pallet import errors, log
-from pallet.engine import _attach, _rootfs, _spec
+from pallet.engine import _attach, _rootfs, _security, _spec
 from pallet.engine.containers import LIVE_STATES, ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
 
@@ -65,6 +65,7 @@ class ExecManager:
         process = _spec.process(_spec.Process(
             args=list(req.cmd), env=env, cwd=req.working_dir or ctr.working_dir or "/",
             uid=uid, gid=gid, additional_gids=extra, terminal=req.tty))
+        _security.apply_process(process, ctr.config.host_config, privileged=req.privileged)
         rec = ExecRecord(os.urandom(32).hex(), ctr.id, process, req.tty, req.attach_stdin,
                          req.detach_keys or ctr.config.detach_keys)
         with self._lock:
