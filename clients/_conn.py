@@ -36,8 +36,10 @@ def describe_error(exc: BaseException, host: str | None) -> str | None:
     if not isinstance(exc, grpc.RpcError) or not isinstance(exc, grpc.Call):
         return None
     code, details = exc.code(), exc.details() or ""
+    low = details.lower()
+    # gRPC's own words for a daemon it cannot reach (not an Unavailable the daemon reports itself).
     if code == grpc.StatusCode.UNAVAILABLE and (
-        "connect" in details.lower() or "no such file" in details.lower()
+        "failed to connect" in low or "no such file" in low or low.startswith("connection refused")
     ):
         return (f"Cannot connect to the Pallet daemon at {host or default_host()}. "
                 "Is palletd running?")

@@ -42,6 +42,9 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
     p.add_argument("--health-on-failure", default="none", choices=["none", "restart", "stop", "kill"],
                    help="action when the container turns unhealthy (default none)")
+    from pallet.client import _hostconfig
+
+    _hostconfig.add_create_flags(p)
     p.add_argument("--help", action="help", help="show this help message and exit")
 
 
@@ -107,6 +110,9 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
         cfg.log_config.config[k] = v
     cfg.detach_keys = args.detach_keys
     _health_config(args, cfg)
+    from pallet.client import _hostconfig
+
+    _hostconfig.fill_host_config(args, cfg.host_config)
     return cfg
 
 
@@ -434,23 +440,32 @@ def ps_row(ctr: Any, trunc: bool) -> dict[str, str]:
     }
 
 
+def size_text(size_rw: int, size_root_fs: int) -> str:
+    """ps --size: the writable layer, and with the image (Docker's "2B (virtual 4.26MB)")."""
+    rw = _format.human_size(size_rw)
+    return f"{rw} (virtual {_format.human_size(size_root_fs)})" if size_root_fs > 0 else rw
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
     from pallet.engine.v1 import engine_pb2 as pb
 
     limit = 1 if args.latest else args.last
+    size = getattr(args, "size", False)
     res = client(args).containers.List(pb.ListContainersRequest(
-        all=args.all or limit > 0, filters=args.filter, limit=limit))
+        all=args.all or limit > 0, filters=args.filter, limit=limit, size=size))
     trunc = not args.no_trunc
     if args.quiet:
         for ctr in res.containers:
             print(ctr.id[:12] if trunc else ctr.id)
         return 0
     rows = [ps_row(ctr, trunc) for ctr in res.containers]
+    for row, ctr in zip(rows, res.containers, strict=True):
+        row["Size"] = size_text(ctr.size_rw, ctr.size_root_fs)
     if args.format:
         _format.print_rows(args.format, rows)
         return 0
-    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", *(["SIZE"] if size else [])]
+    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names", *(["Size"] if size else [])]
     print(_format.table(headers, [[r[k] for k in keys] for r in rows]))
     return 0
 

@@ -69,6 +69,7 @@ def container_json(c: Any) -> dict[str, Any]:
             "NetworkMode": cfg.network_mode or "none",
             "AutoRemove": cfg.auto_remove,
             "LogConfig": {"Type": "json-file", "Config": {}},
+            **_hostconfig_json(cfg),
         },
         "Config": {
             "Hostname": cfg.hostname,
@@ -86,6 +87,12 @@ def container_json(c: Any) -> dict[str, Any]:
             **({"StopTimeout": cfg.stop_timeout} if cfg.HasField("stop_timeout") else {}),
         },
     }
+
+
+def _hostconfig_json(cfg: Any) -> dict[str, Any]:
+    from pallet.client._hostconfig import hostconfig_json
+
+    return hostconfig_json(cfg)
 
 
 def image_json(img: Any) -> dict[str, Any]:

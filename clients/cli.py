@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_stats_parser(sub, _add)
     st.add_top_parser(sub, _add)
 
+    from pallet.client import _update as up
+
+    up.add_update_parser(sub, _add)
+
+    from pallet.client import _registry as rg
+
+    rg.add_parsers(sub, _add)  # pull, push, login, logout
+
     p = _add(sub, "ps", c.cmd_ps, "List containers", "palletctl ps [OPTIONS]",
              "examples:\n  palletctl ps -a --filter status=exited\n  palletctl ps -q")
     p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
@@ -147,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--last", type=int, default=0, help="show n last created containers")
     p.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
     p.add_argument("--format", default="", help="Go-template-like format, e.g. '{{.ID}} {{.Names}}'")
+    p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
 
     p = _add(sub, "logs", c.cmd_logs, "Fetch the logs of a container", "palletctl logs [OPTIONS] CONTAINER")
     p.add_argument("-f", "--follow", action="store_true", help="follow log output")
@@ -233,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "info", s.cmd_info, "Display system-wide information", "palletctl info [OPTIONS]")
     p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
+
+    from pallet.client import _prune as pr
+
+    pr.add_parsers(sub, _add)  # history and the image/container/system groups, aliasing the commands above
     return parser
 
 

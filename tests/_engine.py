@@ -23,6 +23,7 @@ class Engine:
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    daemon_args: list[str] = field(default_factory=list)  # more palletd flags
 
     def start(self) -> None:
         self.log_path = os.path.join(self.tmp, "palletd.log")
@@ -30,7 +31,7 @@ class Engine:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pallet.engine", "--data-root", self.data_root,
              "--exec-root", self.exec_root, "-H", self.host, "--cgroup-parent", self.cgroup_parent,
-             "--debug"],
+             "--debug", *self.daemon_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pallet import errors, log, signals
-from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _spec
+from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _security, _spec
 from pallet.engine._events import EventBus
+from pallet.engine._oom import OomWatcher
 from pallet.engine._store import ContainerStore
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.errors import exit_code_for_start_error
@@ -141,6 +142,8 @@ class ContainerManager:
         self.events = EventBus()
         # Called (outside any lock) with the record of each container that starts or is reattached.
         self.started_hooks: list[Callable[[pb.Container], None]] = []
+        self.oom = OomWatcher(self.emit, self.cgroups_path)  # `oom` events while containers run
+        self.started_hooks.append(self.oom.watch)
 
     # -- helpers -----------------------------------------------------------
 
@@ -209,6 +212,8 @@ class ContainerManager:
                                          "(use json-file or none)")
         _logs.parse_log_opts(dict(config.log_config.config))
         _attach.parse_detach_keys(config.detach_keys)
+        hc_mode = "host" if config.network_mode == "host" else "none"
+        _security.validate(config.host_config, hc_mode)  # fills in dockerd's defaults too
         image = self.images.get_image(config.image)
         ic = image.config
         if config.entrypoint_set:
@@ -355,6 +360,8 @@ class ContainerManager:
                 resolv_conf_path=ctr.resolv_conf_path,
             )
         )
+        hc = ctr.config.host_config
+        _security.apply(spec, hc, _security.resolve_groups(dirs, hc.group_add) if hc.group_add else ())
         _write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         _write_atomic(
             os.path.join(bundle, "mounts.json"),
@@ -423,6 +430,8 @@ class ContainerManager:
 
     def _on_exit(self, cid: str, status: int, error: str = "", oom: bool = False) -> None:
         with self._lock(cid):
+            oom_reported = self.oom.forget(cid)
+            oom = oom or oom_reported
             ctr = self.store.get(cid)
             if ctr is None or ctr.state.status not in LIVE_STATES:
                 return
@@ -438,7 +447,7 @@ class ContainerManager:
             self.store.put(ctr)
             self._release_shim(cid)
             self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
-            if oom:
+            if oom and not oom_reported:
                 self.emit("oom", ctr)
             self.emit("die", ctr, exitCode=str(status))  # before waiters (stop, wait) wake up
             with self._cond:
@@ -830,6 +839,7 @@ class ContainerManager:
     def shutdown(self) -> None:
         """Stop watching; running containers and their shims are left alone."""
         self._stopping = True
+        self.oom.stop()
 
 
 def _log_kwargs(driver: str, max_size: int, max_files: int) -> dict[str, Any]:

@@ -26,6 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--imagesvc", default="", metavar="ADDRESS",
                    help="use a running imagesvc instead of starting one")
     p.add_argument("--cgroup-parent", default="pallet", help="parent cgroup of containers")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                   help="registry to reach over plain HTTP (repeatable; loopback always is)")
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                   help="mirror to try first for docker.io images (repeatable)")
+    p.add_argument("--max-concurrent-downloads", type=int, default=3, metavar="N",
+                   help="layers one pull downloads at once (default %(default)s)")
+    p.add_argument("--max-concurrent-uploads", type=int, default=5, metavar="N",
+                   help="layers one push uploads at once (default %(default)s)")
     p.add_argument("-D", "--debug", action="store_true", help="log debug detail")
     return p.parse_args(argv)
 
@@ -70,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         argv_img = [sys.executable, "-m", "pallet.images", "--root", data_root, "--address", images_addr]
         if args.debug:
             argv_img.append("--debug")
+        for reg in args.insecure_registry:
+            argv_img += ["--insecure-registry", reg]
+        for mirror in args.registry_mirror:
+            argv_img += ["--registry-mirror", mirror]
+        argv_img += ["--max-concurrent-downloads", str(args.max_concurrent_downloads),
+                     "--max-concurrent-uploads", str(args.max_concurrent_uploads)]
         child = Child("imagesvc", argv_img, images_addr)
         try:
             child.start()

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-from pallet import errors
 from pallet.engine import _attach, _stats, _top, system
 from pallet.engine._archive import ArchiveService
 from pallet.engine._exec import ExecManager
@@ -25,7 +24,9 @@ class ContainersServicer(pb_grpc.ContainersServicer):
 
     def Create(self, request: pb.CreateContainerRequest, context: Any) -> pb.CreateContainerResponse:
         ctr = self.m.create(request.config, request.name)
-        return pb.CreateContainerResponse(id=ctr.id)
+        from pallet.engine._resources import create_warnings
+
+        return pb.CreateContainerResponse(id=ctr.id, warnings=create_warnings(ctr.config.host_config))
 
     def Start(self, request: pb.StartContainerRequest, context: Any) -> pb.StartContainerResponse:
         self.m.start(request.id)
@@ -48,11 +49,21 @@ class ContainersServicer(pb_grpc.ContainersServicer):
         return pb.WaitContainerResponse(exit_code=code, error=err)
 
     def List(self, request: pb.ListContainersRequest, context: Any) -> pb.ListContainersResponse:
-        return pb.ListContainersResponse(
-            containers=self.m.list(request.all, list(request.filters), request.limit))
+        containers = self.m.list(request.all, list(request.filters), request.limit)
+        if request.size:
+            _housekeeping(self.m).fill_sizes(containers)
+        return pb.ListContainersResponse(containers=containers)
+
+    def Prune(self, request: pb.PruneRequest, context: Any) -> pb.PruneResponse:
+        return _housekeeping(self.m).prune_containers(list(request.filters))
 
     def Inspect(self, request: pb.InspectContainerRequest, context: Any) -> pb.Container:
         return self.m.inspect(request.id)
+
+    def Update(self, request: pb.UpdateContainerRequest, context: Any) -> pb.UpdateContainerResponse:
+        from pallet.engine import _update
+
+        return _update.update(self.m, list(request.ids), request.resources, request.restart_policy)
 
     def Logs(self, request: pb.LogsRequest, context: Any) -> Iterator[pb.LogEntry]:
         for e in self.m.logs(request, alive=context.is_active):
@@ -145,24 +156,13 @@ class ImagesServicer(pb_grpc.ImagesServicer):
         return self.images.images.Get(request)
 
     def Remove(self, request: pb.RemoveImageRequest, context: Any) -> ipb.DeleteImageResponse:
-        image = self.images.images.Get(ipb.GetImageRequest(ref=request.ref))
-        users = [c for c in self.m.store.all() if c.image_id == image.id]
-        if users and not request.force:
-            by_id = request.ref.removeprefix("sha256:") and image.id.removeprefix("sha256:").startswith(
-                request.ref.removeprefix("sha256:"))
-            what = "delete " + image.id.removeprefix("sha256:")[:12] if by_id else (
-                f'remove repository reference "{request.ref}"')
-            verb = "stopped" if all(c.state.pid == 0 for c in users) else "running"
-            raise errors.FailedPrecondition(
-                f"conflict: unable to {what} (must force) - container {users[0].id[:12]} "
-                f"is using its referenced image {image.id.removeprefix('sha256:')[:12]}"
-                + ("" if verb == "stopped" else " (container is running)"))
-        res = self.images.images.Delete(ipb.DeleteImageRequest(ref=request.ref, force=request.force))
-        for name in res.untagged:
-            self.m.events.emit("image", "untag", image.id, name=name)
-        for digest in res.deleted:
-            self.m.events.emit("image", "delete", digest)
-        return res
+        return _housekeeping(self.m).remove_image(request.ref, request.force)
+
+    def History(self, request: ipb.GetImageRequest, context: Any) -> ipb.ImageHistoryResponse:
+        return self.images.images.History(request)
+
+    def Prune(self, request: pb.PruneRequest, context: Any) -> pb.PruneResponse:
+        return _housekeeping(self.m).prune_images(list(request.filters), request.all)
 
     def Tag(self, request: ipb.TagImageRequest, context: Any) -> ipb.TagImageResponse:
         res = self.images.images.Tag(request)
@@ -185,6 +185,25 @@ class ImagesServicer(pb_grpc.ImagesServicer):
         context.add_callback(stream.cancel)
         yield from stream
 
+    def Pull(self, request: ipb.PullImageRequest, context: Any) -> Iterator[ipb.PullImageResponse]:
+        stream = self.images.images.Pull(request)
+        context.add_callback(stream.cancel)
+        for msg in stream:
+            if msg.HasField("image"):
+                self.m.events.emit("image", "pull", msg.image.id, name=msg.ref)
+            yield msg
+
+    def Push(self, request: ipb.PushImageRequest, context: Any) -> Iterator[ipb.PushImageResponse]:
+        stream = self.images.images.Push(request)
+        context.add_callback(stream.cancel)
+        for msg in stream:
+            if msg.digest:
+                self.m.events.emit("image", "push", msg.digest, name=request.ref)
+            yield msg
+
+    def Login(self, request: ipb.LoginRequest, context: Any) -> ipb.LoginResponse:
+        return self.images.images.Login(request)
+
 
 class SystemServicer(pb_grpc.SystemServicer):
     def __init__(self, info: system.SystemInfo) -> None:
@@ -204,9 +223,18 @@ class SystemServicer(pb_grpc.SystemServicer):
             ev.time.FromNanoseconds(e.time_ns)
             yield ev
 
+    def DiskUsage(self, request: pb.DiskUsageRequest, context: Any) -> pb.DiskUsageResponse:
+        return _housekeeping(self.info.m).disk_usage()
+
 
 def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,
              system_: SystemServicer) -> None:
     pb_grpc.add_ContainersServicer_to_server(containers, server)
     pb_grpc.add_ImagesServicer_to_server(images, server)
     pb_grpc.add_SystemServicer_to_server(system_, server)
+
+
+def _housekeeping(manager: ContainerManager) -> Any:
+    from pallet.engine._prune import Housekeeping
+
+    return Housekeeping(manager.images, manager)

@@ -204,7 +204,7 @@ class ImageService:
         rec = self.resolve(source)
         self.b.store.tag(str(reference.parse_tag_target(target)), rec.id)
 
-    def delete(self, ref: str, force: bool = False) -> tuple[list[str], list[str]]:
+    def delete(self, ref: str, force: bool = False, untag_only: bool = False) -> tuple[list[str], list[str]]:
         """Docker's rmi: untag a name, deleting the image with its last name. (untagged, deleted)."""
         rec, named = self._resolve(ref)
         refs = [reference.parse(n) for n in rec.names]
@@ -222,7 +222,7 @@ class ImageService:
                 remaining = [r for r in remaining if r not in gone]
             self.b.store.untag(str(r) for r in gone)
             untagged += [r.familiar() for r in gone]
-            if remaining:
+            if remaining or untag_only:
                 return untagged, []
         elif refs:
             if len(refs) > 1 and not force and not _single_reference(refs):
@@ -232,6 +232,11 @@ class ImageService:
             self.b.store.untag(str(r) for r in refs)
             untagged += [r.familiar() for r in refs]
         return untagged, self.delete_record(rec.id)
+
+    def forget(self, image_id: str) -> None:
+        """Drop the cached config of an image deleted elsewhere (prune)."""
+        with self._lock:
+            self._configs.pop(image_id, None)
 
     def delete_record(self, image_id: str) -> list[str]:
         """Drop an image record and whatever only it used; returns the deleted IDs (image, layers)."""

@@ -46,6 +46,7 @@ class ImagesClient:
         self.images = pb_grpc.ImagesStub(self.channel)
         self.snapshots = pb_grpc.SnapshotsStub(self.channel)
         self.content = pb_grpc.ContentStub(self.channel)
+        self.gc = pb_grpc.GcStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -95,6 +96,27 @@ class ImagesClient:
         """The tarball's bytes, chunk by chunk (errors raise while iterating)."""
         for chunk in _stream(self.images.Save(pb.SaveImagesRequest(refs=list(refs)))):
             yield chunk.data
+
+    # -- garbage collection and disk usage ----------------------------------------
+
+    @_mapped
+    def history(self, ref: str) -> list[pb.HistoryEntry]:
+        return list(self.images.History(pb.GetImageRequest(ref=ref), timeout=self.timeout).entries)
+
+    @_mapped
+    def collect_garbage(self) -> pb.GarbageCollectResponse:
+        return self.gc.Collect(pb.GarbageCollectRequest(), timeout=self.timeout)
+
+    @_mapped
+    def disk_usage(self, in_use: Iterable[str] = (), snapshots: Iterable[str] = ()) -> pb.DiskUsageResponse:
+        return self.gc.DiskUsage(pb.DiskUsageRequest(in_use=list(in_use), snapshots=list(snapshots)),
+                                 timeout=self.timeout)
+
+    @_mapped
+    def prune_images(self, filters: Iterable[str] = (), all: bool = False,  # noqa: A002
+                     in_use: Iterable[str] = ()) -> pb.PruneImagesResponse:
+        return self.gc.PruneImages(pb.PruneImagesRequest(filters=list(filters), all=all, in_use=list(in_use)),
+                                   timeout=self.timeout)
 
     # -- snapshots -------------------------------------------------------------
 

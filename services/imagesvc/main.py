@@ -1,6 +1,7 @@
 """pallet-imagesvc: content store, overlayfs snapshotter and image records over gRPC.
 
-    pallet-imagesvc --root DIR --address unix:///PATH.sock [--debug]
+    pallet-imagesvc --root DIR --address unix:///PATH.sock [--insecure-registry HOST:PORT]...
+                    [--registry-mirror URL]... [--debug]
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--root", default="/var/lib/pallet", help="state directory (default %(default)s)")
     p.add_argument("--address", default="unix:///run/pallet/imagesvc.sock",
                    help="gRPC address: unix:///path.sock or host:port (default %(default)s)")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                   help="registry to reach over plain HTTP (repeatable; loopback always is)")
+    p.add_argument("--registry-mirror", action="append", default=[], metavar="URL",
+                   help="mirror to try first for docker.io images (repeatable)")
+    p.add_argument("--max-concurrent-downloads", type=int, default=3, metavar="N",
+                   help="layers one pull downloads at once (default %(default)s)")
+    p.add_argument("--max-concurrent-uploads", type=int, default=5, metavar="N",
+                   help="layers one push uploads at once (default %(default)s)")
     p.add_argument("--debug", action="store_true", help="log debug detail")
     return p.parse_args(argv)
 
@@ -60,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     if final is not None and os.path.lexists(final) and stat.S_ISSOCK(os.lstat(final).st_mode):
         os.unlink(final)  # a crashed predecessor's: we hold the root lock, nobody serves it
 
-    from pallet.images import servicer
+    from pallet.images import _registry, servicer
     from pallet.images._backend import Backend
     from pallet.images._images import ImageService
 
+    _registry.configure(args.insecure_registry, args.registry_mirror, args.max_concurrent_downloads,
+                        args.max_concurrent_uploads)
     backend = Backend(root)
     backend.recover()
     images = ImageService(backend)

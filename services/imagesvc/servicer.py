@@ -17,7 +17,8 @@ from pallet.images._snapshots import Mount, Snapshot
 from pallet.images.v1 import images_pb2 as pb
 from pallet.images.v1 import images_pb2_grpc as pb_grpc
 
-SERVICE_NAMES = ("pallet.images.v1.Content", "pallet.images.v1.Snapshots", "pallet.images.v1.Images")
+SERVICE_NAMES = ("pallet.images.v1.Content", "pallet.images.v1.Snapshots", "pallet.images.v1.Images",
+                 "pallet.images.v1.Gc")
 _KINDS = {"view": pb.SnapshotInfo.KIND_VIEW, "active": pb.SnapshotInfo.KIND_ACTIVE,
           "committed": pb.SnapshotInfo.KIND_COMMITTED}
 
@@ -125,12 +126,17 @@ class ImagesServicer(pb_grpc.ImagesServicer):
         return self.images.get(request.ref)
 
     def Delete(self, request: pb.DeleteImageRequest, context: Any) -> pb.DeleteImageResponse:
-        untagged, deleted = self.images.delete(request.ref, request.force)
+        untagged, deleted = self.images.delete(request.ref, request.force, request.untag_only)
         return pb.DeleteImageResponse(untagged=untagged, deleted=deleted)
 
     def Tag(self, request: pb.TagImageRequest, context: Any) -> pb.TagImageResponse:
         self.images.tag(request.source, request.target)
         return pb.TagImageResponse()
+
+    def History(self, request: pb.GetImageRequest, context: Any) -> pb.ImageHistoryResponse:
+        from pallet.images._gcservice import history
+
+        return history(self.images, self.b, request.ref)
 
     def Import(self, request_iterator: Iterator[pb.ImportImageRequest], context: Any) -> pb.ImportImageResponse:
         first = next(request_iterator, None)
@@ -165,6 +171,25 @@ class ImagesServicer(pb_grpc.ImagesServicer):
         for data in _archive.save(self.b, items):
             yield pb.DataChunk(data=data)
 
+    def Pull(self, request: pb.PullImageRequest, context: Any) -> Iterator[pb.PullImageResponse]:
+        from pallet.images._pull import pull_stream
+
+        stream = pull_stream(self.b, self.images, request)
+        context.add_callback(stream.cancel)
+        yield from stream
+
+    def Push(self, request: pb.PushImageRequest, context: Any) -> Iterator[pb.PushImageResponse]:
+        from pallet.images._push import push_stream
+
+        stream = push_stream(self.b, self.images, request)
+        context.add_callback(stream.cancel)
+        yield from stream
+
+    def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
+        from pallet.images._registry import login
+
+        return login(request)
+
 
 def registrations(backend: Backend, images: ImageService) -> list[tuple[Any, Any]]:
     """(add_*_to_server, servicer) pairs for pallet.server.make_server."""
@@ -172,4 +197,11 @@ def registrations(backend: Backend, images: ImageService) -> list[tuple[Any, Any
         (pb_grpc.add_ContentServicer_to_server, ContentServicer(backend)),
         (pb_grpc.add_SnapshotsServicer_to_server, SnapshotsServicer(backend)),
         (pb_grpc.add_ImagesServicer_to_server, ImagesServicer(backend, images)),
+        (pb_grpc.add_GcServicer_to_server, _gc_servicer(backend, images)),
     ]
+
+
+def _gc_servicer(backend: Backend, images: ImageService) -> Any:
+    from pallet.images._gcservice import GcServicer
+
+    return GcServicer(backend, images)

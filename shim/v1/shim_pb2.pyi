@@ -235,3 +235,13 @@ class ResumeRequest(_message.Message):
 class ResumeResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class UpdateRequest(_message.Message):
+    __slots__ = ("resources_json",)
+    RESOURCES_JSON_FIELD_NUMBER: _ClassVar[int]
+    resources_json: bytes
+    def __init__(self, resources_json: _Optional[bytes] = ...) -> None: ...
+
+class UpdateResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

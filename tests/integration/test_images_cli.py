@@ -74,8 +74,15 @@ def test_rmi_refuses_image_used_by_container(engine: Engine) -> None:
     engine.ctl("tag", "busybox", "inuse:1", check=True)
     cid = engine.ctl("create", "inuse:1", "true", check=True).stdout.strip()
     try:
-        res = engine.ctl("rmi", "inuse:1")
-        assert res.returncode != 0 and "container" in res.stderr and "must force" in res.stderr
+        engine.ctl("tag", "inuse:1", "inuse:2", check=True)
+        # inuse:2 names the image too: like Docker, the name goes (the image stays for the container).
+        assert engine.ctl("rmi", "inuse:2", check=True).stdout == "Untagged: inuse:2\n"
+        engine.ctl("rmi", "busybox:latest", check=True)
+        try:
+            res = engine.ctl("rmi", "inuse:1")  # its only name, and a container uses it: forced only
+            assert res.returncode != 0 and "container" in res.stderr and "must force" in res.stderr
+        finally:
+            engine.ctl("tag", "inuse:1", "busybox:latest", check=True)
     finally:
         engine.ctl("rm", cid, check=True)
     engine.ctl("rmi", "inuse:1", check=True)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerConfig(_message.Message):
-    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys", "healthcheck", "no_healthcheck", "health_on_failure")
+    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys", "healthcheck", "no_healthcheck", "health_on_failure", "host_config")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class ContainerConfig(_message.Message):
     HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
     NO_HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
     HEALTH_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    HOST_CONFIG_FIELD_NUMBER: _ClassVar[int]
     image: str
     cmd: _containers.RepeatedScalarFieldContainer[str]
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
@@ -64,7 +65,85 @@ class ContainerConfig(_message.Message):
     healthcheck: _images_pb2.Healthcheck
     no_healthcheck: bool
     health_on_failure: str
-    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ..., healthcheck: _Optional[_Union[_images_pb2.Healthcheck, _Mapping]] = ..., no_healthcheck: _Optional[bool] = ..., health_on_failure: _Optional[str] = ...) -> None: ...
+    host_config: HostConfig
+    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ..., healthcheck: _Optional[_Union[_images_pb2.Healthcheck, _Mapping]] = ..., no_healthcheck: _Optional[bool] = ..., health_on_failure: _Optional[str] = ..., host_config: _Optional[_Union[HostConfig, _Mapping]] = ...) -> None: ...
+
+class HostConfig(_message.Message):
+    __slots__ = ("memory", "memory_swap", "memory_reservation", "oom_kill_disable", "nano_cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "ulimits", "shm_size", "cap_add", "cap_drop", "privileged", "security_opt", "sysctls", "devices", "device_cgroup_rules", "group_add", "init")
+    class SysctlsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_SWAP_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    OOM_KILL_DISABLE_FIELD_NUMBER: _ClassVar[int]
+    NANO_CPUS_FIELD_NUMBER: _ClassVar[int]
+    CPU_SHARES_FIELD_NUMBER: _ClassVar[int]
+    CPU_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    CPU_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    CPUSET_CPUS_FIELD_NUMBER: _ClassVar[int]
+    CPUSET_MEMS_FIELD_NUMBER: _ClassVar[int]
+    PIDS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BLKIO_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ULIMITS_FIELD_NUMBER: _ClassVar[int]
+    SHM_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CAP_ADD_FIELD_NUMBER: _ClassVar[int]
+    CAP_DROP_FIELD_NUMBER: _ClassVar[int]
+    PRIVILEGED_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_OPT_FIELD_NUMBER: _ClassVar[int]
+    SYSCTLS_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_CGROUP_RULES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ADD_FIELD_NUMBER: _ClassVar[int]
+    INIT_FIELD_NUMBER: _ClassVar[int]
+    memory: int
+    memory_swap: int
+    memory_reservation: int
+    oom_kill_disable: bool
+    nano_cpus: int
+    cpu_shares: int
+    cpu_period: int
+    cpu_quota: int
+    cpuset_cpus: str
+    cpuset_mems: str
+    pids_limit: int
+    blkio_weight: int
+    ulimits: _containers.RepeatedCompositeFieldContainer[Ulimit]
+    shm_size: int
+    cap_add: _containers.RepeatedScalarFieldContainer[str]
+    cap_drop: _containers.RepeatedScalarFieldContainer[str]
+    privileged: bool
+    security_opt: _containers.RepeatedScalarFieldContainer[str]
+    sysctls: _containers.ScalarMap[str, str]
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceMapping]
+    device_cgroup_rules: _containers.RepeatedScalarFieldContainer[str]
+    group_add: _containers.RepeatedScalarFieldContainer[str]
+    init: bool
+    def __init__(self, memory: _Optional[int] = ..., memory_swap: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., oom_kill_disable: _Optional[bool] = ..., nano_cpus: _Optional[int] = ..., cpu_shares: _Optional[int] = ..., cpu_period: _Optional[int] = ..., cpu_quota: _Optional[int] = ..., cpuset_cpus: _Optional[str] = ..., cpuset_mems: _Optional[str] = ..., pids_limit: _Optional[int] = ..., blkio_weight: _Optional[int] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., shm_size: _Optional[int] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., privileged: _Optional[bool] = ..., security_opt: _Optional[_Iterable[str]] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[DeviceMapping, _Mapping]]] = ..., device_cgroup_rules: _Optional[_Iterable[str]] = ..., group_add: _Optional[_Iterable[str]] = ..., init: _Optional[bool] = ...) -> None: ...
+
+class Ulimit(_message.Message):
+    __slots__ = ("name", "soft", "hard")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOFT_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    soft: int
+    hard: int
+    def __init__(self, name: _Optional[str] = ..., soft: _Optional[int] = ..., hard: _Optional[int] = ...) -> None: ...
+
+class DeviceMapping(_message.Message):
+    __slots__ = ("path_on_host", "path_in_container", "cgroup_permissions")
+    PATH_ON_HOST_FIELD_NUMBER: _ClassVar[int]
+    PATH_IN_CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    CGROUP_PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    path_on_host: str
+    path_in_container: str
+    cgroup_permissions: str
+    def __init__(self, path_on_host: _Optional[str] = ..., path_in_container: _Optional[str] = ..., cgroup_permissions: _Optional[str] = ...) -> None: ...
 
 class RestartPolicy(_message.Message):
     __slots__ = ("name", "maximum_retry_count")
@@ -150,7 +229,7 @@ class HealthResult(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user")
+    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user", "size_rw", "size_root_fs")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +250,8 @@ class Container(_message.Message):
     WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     STOPPED_BY_USER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_RW_FIELD_NUMBER: _ClassVar[int]
+    SIZE_ROOT_FS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     image: str
@@ -191,7 +272,9 @@ class Container(_message.Message):
     working_dir: str
     user: str
     stopped_by_user: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ...) -> None: ...
+    size_rw: int
+    size_root_fs: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ..., size_rw: _Optional[int] = ..., size_root_fs: _Optional[int] = ...) -> None: ...
 
 class CreateContainerRequest(_message.Message):
     __slots__ = ("config", "name")
@@ -284,14 +367,16 @@ class WaitContainerResponse(_message.Message):
     def __init__(self, exit_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ListContainersRequest(_message.Message):
-    __slots__ = ("all", "filters", "limit")
+    __slots__ = ("all", "filters", "limit", "size")
     ALL_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     all: bool
     filters: _containers.RepeatedScalarFieldContainer[str]
     limit: int
-    def __init__(self, all: _Optional[bool] = ..., filters: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ...) -> None: ...
+    size: bool
+    def __init__(self, all: _Optional[bool] = ..., filters: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., size: _Optional[bool] = ...) -> None: ...
 
 class ListContainersResponse(_message.Message):
     __slots__ = ("containers",)
@@ -739,3 +824,77 @@ class InfoResponse(_message.Message):
     logging_driver: str
     services: _containers.ScalarMap[str, str]
     def __init__(self, containers: _Optional[int] = ..., containers_running: _Optional[int] = ..., containers_paused: _Optional[int] = ..., containers_stopped: _Optional[int] = ..., images: _Optional[int] = ..., driver: _Optional[str] = ..., data_root: _Optional[str] = ..., exec_root: _Optional[str] = ..., runtime: _Optional[str] = ..., cgroup_driver: _Optional[str] = ..., cgroup_version: _Optional[str] = ..., kernel_version: _Optional[str] = ..., operating_system: _Optional[str] = ..., os_type: _Optional[str] = ..., architecture: _Optional[str] = ..., ncpu: _Optional[int] = ..., mem_total: _Optional[int] = ..., name: _Optional[str] = ..., server_version: _Optional[str] = ..., logging_driver: _Optional[str] = ..., services: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class PruneRequest(_message.Message):
+    __slots__ = ("filters", "all")
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    all: bool
+    def __init__(self, filters: _Optional[_Iterable[str]] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class PruneResponse(_message.Message):
+    __slots__ = ("containers_deleted", "images_deleted", "space_reclaimed")
+    CONTAINERS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    SPACE_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    containers_deleted: _containers.RepeatedScalarFieldContainer[str]
+    images_deleted: _containers.RepeatedCompositeFieldContainer[_images_pb2.DeleteImageResponse]
+    space_reclaimed: int
+    def __init__(self, containers_deleted: _Optional[_Iterable[str]] = ..., images_deleted: _Optional[_Iterable[_Union[_images_pb2.DeleteImageResponse, _Mapping]]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...
+
+class DiskUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ImageUsage(_message.Message):
+    __slots__ = ("image", "size", "shared_size", "unique_size", "containers")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    image: _images_pb2.Image
+    size: int
+    shared_size: int
+    unique_size: int
+    containers: int
+    def __init__(self, image: _Optional[_Union[_images_pb2.Image, _Mapping]] = ..., size: _Optional[int] = ..., shared_size: _Optional[int] = ..., unique_size: _Optional[int] = ..., containers: _Optional[int] = ...) -> None: ...
+
+class DiskUsageResponse(_message.Message):
+    __slots__ = ("images", "containers", "images_size", "images_reclaimable", "containers_size", "containers_reclaimable", "volumes_size", "build_cache_size")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[ImageUsage]
+    containers: _containers.RepeatedCompositeFieldContainer[Container]
+    images_size: int
+    images_reclaimable: int
+    containers_size: int
+    containers_reclaimable: int
+    volumes_size: int
+    build_cache_size: int
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageUsage, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., containers_size: _Optional[int] = ..., containers_reclaimable: _Optional[int] = ..., volumes_size: _Optional[int] = ..., build_cache_size: _Optional[int] = ...) -> None: ...
+
+class UpdateContainerRequest(_message.Message):
+    __slots__ = ("ids", "resources", "restart_policy")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    resources: HostConfig
+    restart_policy: RestartPolicy
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., resources: _Optional[_Union[HostConfig, _Mapping]] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ...) -> None: ...
+
+class UpdateContainerResponse(_message.Message):
+    __slots__ = ("ids", "warnings")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...

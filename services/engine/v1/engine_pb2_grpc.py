@@ -150,6 +150,16 @@ class ContainersStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutResponse.FromString,
                 _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Prune',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.FromString,
+                _registered_method=True)
+        self.Update = channel.unary_unary(
+                '/pallet.engine.v1.Containers/Update',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerResponse.FromString,
+                _registered_method=True)
 
 
 class ContainersServicer:
@@ -305,6 +315,22 @@ class ContainersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Prune(self, request, context):
+        """Prune removes stopped containers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Update(self, request, context):
+        """Update changes the resource limits (and restart policy) of containers; a
+        running container's cgroup is changed at once, and the record keeps the
+        new values for later starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContainersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -422,6 +448,16 @@ def add_ContainersServicer_to_server(servicer, server):
                     servicer.ArchivePut,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ArchivePutResponse.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.SerializeToString,
+            ),
+            'Update': grpc.unary_unary_rpc_method_handler(
+                    servicer.Update,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1055,6 +1091,60 @@ class Containers:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Prune',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Update(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Containers/Update',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.UpdateContainerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class ImagesStub:
     """Missing associated documentation comment in .proto file."""
@@ -1085,6 +1175,16 @@ class ImagesStub:
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageRequest.SerializeToString,
                 response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageResponse.FromString,
                 _registered_method=True)
+        self.History = channel.unary_unary(
+                '/pallet.engine.v1.Images/History',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.FromString,
+                _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/pallet.engine.v1.Images/Prune',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.FromString,
+                _registered_method=True)
         self.Import = channel.stream_unary(
                 '/pallet.engine.v1.Images/Import',
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.ImportImageRequest.SerializeToString,
@@ -1099,6 +1199,21 @@ class ImagesStub:
                 '/pallet.engine.v1.Images/Save',
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.SaveImagesRequest.SerializeToString,
                 response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.DataChunk.FromString,
+                _registered_method=True)
+        self.Pull = channel.unary_stream(
+                '/pallet.engine.v1.Images/Pull',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.FromString,
+                _registered_method=True)
+        self.Push = channel.unary_stream(
+                '/pallet.engine.v1.Images/Push',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.FromString,
+                _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/pallet.engine.v1.Images/Login',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
                 _registered_method=True)
 
 
@@ -1129,6 +1244,19 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def History(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prune(self, request, context):
+        """Prune deletes dangling (or with all, unused) images, then collects garbage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Import(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -1142,6 +1270,24 @@ class ImagesServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Save(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pull(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Push(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Login(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1170,6 +1316,16 @@ def add_ImagesServicer_to_server(servicer, server):
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageRequest.FromString,
                     response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageResponse.SerializeToString,
             ),
+            'History': grpc.unary_unary_rpc_method_handler(
+                    servicer.History,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.SerializeToString,
+            ),
             'Import': grpc.stream_unary_rpc_method_handler(
                     servicer.Import,
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.ImportImageRequest.FromString,
@@ -1184,6 +1340,21 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Save,
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.SaveImagesRequest.FromString,
                     response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.DataChunk.SerializeToString,
+            ),
+            'Pull': grpc.unary_stream_rpc_method_handler(
+                    servicer.Pull,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.SerializeToString,
+            ),
+            'Push': grpc.unary_stream_rpc_method_handler(
+                    servicer.Push,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1305,6 +1476,60 @@ class Images:
             _registered_method=True)
 
     @staticmethod
+    def History(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Images/History',
+            pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Images/Prune',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Import(request_iterator,
             target,
             options=(),
@@ -1385,6 +1610,87 @@ class Images:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Pull(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.Images/Pull',
+            pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Push(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.Images/Push',
+            pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Images/Login',
+            pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class SystemStub:
     """Missing associated documentation comment in .proto file."""
@@ -1410,6 +1716,11 @@ class SystemStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Event.FromString,
                 _registered_method=True)
+        self.DiskUsage = channel.unary_unary(
+                '/pallet.engine.v1.System/DiskUsage',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageResponse.FromString,
+                _registered_method=True)
 
 
 class SystemServicer:
@@ -1434,6 +1745,13 @@ class SystemServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiskUsage(self, request, context):
+        """DiskUsage is `system df`: images, containers, volumes, build cache.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SystemServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1451,6 +1769,11 @@ def add_SystemServicer_to_server(servicer, server):
                     servicer.Events,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Event.SerializeToString,
+            ),
+            'DiskUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiskUsage,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1534,6 +1857,33 @@ class System:
             '/pallet.engine.v1.System/Events',
             pallet_dot_engine_dot_v1_dot_engine__pb2.EventsRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiskUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.System/DiskUsage',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.DiskUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -362,12 +362,14 @@ class GetImageRequest(_message.Message):
     def __init__(self, ref: _Optional[str] = ...) -> None: ...
 
 class DeleteImageRequest(_message.Message):
-    __slots__ = ("ref", "force")
+    __slots__ = ("ref", "force", "untag_only")
     REF_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
+    UNTAG_ONLY_FIELD_NUMBER: _ClassVar[int]
     ref: str
     force: bool
-    def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+    untag_only: bool
+    def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ..., untag_only: _Optional[bool] = ...) -> None: ...
 
 class DeleteImageResponse(_message.Message):
     __slots__ = ("untagged", "deleted")
@@ -440,3 +442,188 @@ class DataChunk(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class RegistryAuth(_message.Message):
+    __slots__ = ("username", "password", "identity_token", "registry_token")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    identity_token: str
+    registry_token: str
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., identity_token: _Optional[str] = ..., registry_token: _Optional[str] = ...) -> None: ...
+
+class PullImageRequest(_message.Message):
+    __slots__ = ("ref", "auth", "platform", "all_tags", "max_concurrent_downloads")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    ALL_TAGS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_DOWNLOADS_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    auth: RegistryAuth
+    platform: Platform
+    all_tags: bool
+    max_concurrent_downloads: int
+    def __init__(self, ref: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., all_tags: _Optional[bool] = ..., max_concurrent_downloads: _Optional[int] = ...) -> None: ...
+
+class PullImageResponse(_message.Message):
+    __slots__ = ("id", "status", "current", "total", "digest", "image", "ref")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    current: int
+    total: int
+    digest: str
+    image: Image
+    ref: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., digest: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., ref: _Optional[str] = ...) -> None: ...
+
+class PushImageRequest(_message.Message):
+    __slots__ = ("ref", "auth", "max_concurrent_uploads", "all_tags")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    ALL_TAGS_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    auth: RegistryAuth
+    max_concurrent_uploads: int
+    all_tags: bool
+    def __init__(self, ref: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ..., max_concurrent_uploads: _Optional[int] = ..., all_tags: _Optional[bool] = ...) -> None: ...
+
+class PushImageResponse(_message.Message):
+    __slots__ = ("id", "status", "current", "total", "tag", "digest", "size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    current: int
+    total: int
+    tag: str
+    digest: str
+    size: int
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., tag: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class LoginRequest(_message.Message):
+    __slots__ = ("server", "auth")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    auth: RegistryAuth
+    def __init__(self, server: _Optional[str] = ..., auth: _Optional[_Union[RegistryAuth, _Mapping]] = ...) -> None: ...
+
+class LoginResponse(_message.Message):
+    __slots__ = ("status", "identity_token")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    identity_token: str
+    def __init__(self, status: _Optional[str] = ..., identity_token: _Optional[str] = ...) -> None: ...
+
+class HistoryEntry(_message.Message):
+    __slots__ = ("id", "created", "created_by", "size", "comment", "empty_layer", "tags")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_LAYER_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    created: _timestamp_pb2.Timestamp
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., size: _Optional[int] = ..., comment: _Optional[str] = ..., empty_layer: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImageHistoryResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...
+
+class GarbageCollectRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GarbageCollectResponse(_message.Message):
+    __slots__ = ("blobs", "snapshots", "bytes")
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    blobs: _containers.RepeatedScalarFieldContainer[str]
+    snapshots: _containers.RepeatedScalarFieldContainer[str]
+    bytes: int
+    def __init__(self, blobs: _Optional[_Iterable[str]] = ..., snapshots: _Optional[_Iterable[str]] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class DiskUsageRequest(_message.Message):
+    __slots__ = ("in_use", "snapshots")
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    in_use: _containers.RepeatedScalarFieldContainer[str]
+    snapshots: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, in_use: _Optional[_Iterable[str]] = ..., snapshots: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImageDiskUsage(_message.Message):
+    __slots__ = ("id", "size", "shared_size", "unique_size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    size: int
+    shared_size: int
+    unique_size: int
+    def __init__(self, id: _Optional[str] = ..., size: _Optional[int] = ..., shared_size: _Optional[int] = ..., unique_size: _Optional[int] = ...) -> None: ...
+
+class DiskUsageResponse(_message.Message):
+    __slots__ = ("images", "images_size", "images_reclaimable", "snapshots")
+    class SnapshotsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[ImageDiskUsage]
+    images_size: int
+    images_reclaimable: int
+    snapshots: _containers.ScalarMap[str, int]
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageDiskUsage, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., snapshots: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class PruneImagesRequest(_message.Message):
+    __slots__ = ("filters", "all", "in_use")
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    all: bool
+    in_use: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, filters: _Optional[_Iterable[str]] = ..., all: _Optional[bool] = ..., in_use: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PruneImagesResponse(_message.Message):
+    __slots__ = ("images", "space_reclaimed")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    SPACE_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[DeleteImageResponse]
+    space_reclaimed: int
+    def __init__(self, images: _Optional[_Iterable[_Union[DeleteImageResponse, _Mapping]]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...

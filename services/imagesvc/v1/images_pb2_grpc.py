@@ -639,6 +639,11 @@ class ImagesStub:
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageRequest.SerializeToString,
                 response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageResponse.FromString,
                 _registered_method=True)
+        self.History = channel.unary_unary(
+                '/pallet.images.v1.Images/History',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.FromString,
+                _registered_method=True)
         self.Import = channel.stream_unary(
                 '/pallet.images.v1.Images/Import',
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.ImportImageRequest.SerializeToString,
@@ -653,6 +658,21 @@ class ImagesStub:
                 '/pallet.images.v1.Images/Save',
                 request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.SaveImagesRequest.SerializeToString,
                 response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.DataChunk.FromString,
+                _registered_method=True)
+        self.Pull = channel.unary_stream(
+                '/pallet.images.v1.Images/Pull',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.FromString,
+                _registered_method=True)
+        self.Push = channel.unary_stream(
+                '/pallet.images.v1.Images/Push',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.FromString,
+                _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/pallet.images.v1.Images/Login',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
                 _registered_method=True)
 
 
@@ -685,6 +705,13 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def History(self, request, context):
+        """History is the image config's history, newest first, with each layer's snapshot size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Import(self, request_iterator, context):
         """Import makes a one-layer image from a root filesystem tarball (docker import).
         """
@@ -701,6 +728,27 @@ class ImagesServicer:
 
     def Save(self, request, context):
         """Save writes a tarball that docker load (and Load) accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pull(self, request, context):
+        """Pull fetches an image from a registry, streaming progress; the last message carries the image.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Push(self, request, context):
+        """Push uploads an image to a registry, streaming progress; the last message carries the digest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Login(self, request, context):
+        """Login checks credentials against a registry (nothing is stored server-side).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -729,6 +777,11 @@ def add_ImagesServicer_to_server(servicer, server):
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageRequest.FromString,
                     response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.TagImageResponse.SerializeToString,
             ),
+            'History': grpc.unary_unary_rpc_method_handler(
+                    servicer.History,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.SerializeToString,
+            ),
             'Import': grpc.stream_unary_rpc_method_handler(
                     servicer.Import,
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.ImportImageRequest.FromString,
@@ -743,6 +796,21 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Save,
                     request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.SaveImagesRequest.FromString,
                     response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.DataChunk.SerializeToString,
+            ),
+            'Pull': grpc.unary_stream_rpc_method_handler(
+                    servicer.Pull,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.SerializeToString,
+            ),
+            'Push': grpc.unary_stream_rpc_method_handler(
+                    servicer.Push,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -866,6 +934,33 @@ class Images:
             _registered_method=True)
 
     @staticmethod
+    def History(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Images/History',
+            pallet_dot_images_dot_v1_dot_images__pb2.GetImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.ImageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Import(request_iterator,
             target,
             options=(),
@@ -936,6 +1031,263 @@ class Images:
             '/pallet.images.v1.Images/Save',
             pallet_dot_images_dot_v1_dot_images__pb2.SaveImagesRequest.SerializeToString,
             pallet_dot_images_dot_v1_dot_images__pb2.DataChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pull(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.images.v1.Images/Pull',
+            pallet_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.PullImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Push(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.images.v1.Images/Push',
+            pallet_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.PushImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Images/Login',
+            pallet_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class GcStub:
+    """Gc is garbage collection and disk accounting over blobs and layer snapshots.
+    Roots are image records, leases held by operations in flight (load, import,
+    pull, save) and every snapshot that is not an image layer (containers'
+    snapshots) with the layers beneath it. Sizes are counted one way everywhere:
+    a blob's file size plus a layer snapshot's usage.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Collect = channel.unary_unary(
+                '/pallet.images.v1.Gc/Collect',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectResponse.FromString,
+                _registered_method=True)
+        self.DiskUsage = channel.unary_unary(
+                '/pallet.images.v1.Gc/DiskUsage',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageResponse.FromString,
+                _registered_method=True)
+        self.PruneImages = channel.unary_unary(
+                '/pallet.images.v1.Gc/PruneImages',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesResponse.FromString,
+                _registered_method=True)
+
+
+class GcServicer:
+    """Gc is garbage collection and disk accounting over blobs and layer snapshots.
+    Roots are image records, leases held by operations in flight (load, import,
+    pull, save) and every snapshot that is not an image layer (containers'
+    snapshots) with the layers beneath it. Sizes are counted one way everywhere:
+    a blob's file size plus a layer snapshot's usage.
+    """
+
+    def Collect(self, request, context):
+        """Collect removes every blob and layer snapshot no root reaches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiskUsage(self, request, context):
+        """DiskUsage reports image sizes as Collect would free them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PruneImages(self, request, context):
+        """PruneImages deletes dangling (or, with all, every) image not in use, then collects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GcServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Collect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Collect,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectResponse.SerializeToString,
+            ),
+            'DiskUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiskUsage,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageResponse.SerializeToString,
+            ),
+            'PruneImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneImages,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.images.v1.Gc', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.images.v1.Gc', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Gc:
+    """Gc is garbage collection and disk accounting over blobs and layer snapshots.
+    Roots are image records, leases held by operations in flight (load, import,
+    pull, save) and every snapshot that is not an image layer (containers'
+    snapshots) with the layers beneath it. Sizes are counted one way everywhere:
+    a blob's file size plus a layer snapshot's usage.
+    """
+
+    @staticmethod
+    def Collect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Gc/Collect',
+            pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.GarbageCollectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiskUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Gc/DiskUsage',
+            pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.DiskUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PruneImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Gc/PruneImages',
+            pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.PruneImagesResponse.FromString,
             options,
             channel_credentials,
             insecure,
