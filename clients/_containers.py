@@ -17,6 +17,10 @@ from pallet.client.cli import CLIError
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="", help="assign a name to the container")
+    p.add_argument("--pull", default="missing", help='pull image before running ("always", "missing", "never")')
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
+    p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
+                   help="set platform if server is multi-platform capable")
     p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
     p.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
     p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
@@ -142,13 +146,36 @@ def _health_config(args: argparse.Namespace, cfg: Any) -> None:
 
 
 def _create(args: argparse.Namespace, auto_remove: bool) -> str:
+    import grpc
     from pallet.engine.v1 import engine_pb2 as pb
 
     c = client(args)
-    res = c.containers.Create(pb.CreateContainerRequest(config=_config(args, auto_remove), name=args.name))
+    policy = args.pull
+    if policy not in ("missing", "always", "never"):
+        raise CLIError(f'palletctl: invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"',
+                       125)
+    config = _config(args, auto_remove)
+    if policy == "always":
+        _pull(args)
+    try:
+        res = c.containers.Create(pb.CreateContainerRequest(config=config, name=args.name))
+    except grpc.RpcError as exc:
+        missing = isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.NOT_FOUND \
+            and "No such image" in (exc.details() or "")
+        if not missing or policy != "missing":
+            raise
+        print(f"Unable to find image '{args.image}' locally", file=sys.stderr)
+        _pull(args)
+        res = c.containers.Create(pb.CreateContainerRequest(config=config, name=args.name))
     for w in res.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     return str(res.id)
+
+
+def _pull(args: argparse.Namespace) -> None:
+    from pallet.client._registry import pull_for_run
+
+    pull_for_run(args, args.image, args.quiet, args.platform)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ def _auth_for(args: argparse.Namespace, domain: str) -> Any:
     if not domain:
         return ipb.RegistryAuth()
     try:
-        user, password, token = _auth.get(_auth.config_path(args.auth_config), domain)
+        user, password, token = _auth.get(_auth.config_path(getattr(args, "auth_config", None)), domain)
     except _auth.AuthFileError as exc:
         print(f"WARNING: {exc}", file=sys.stderr)
         return ipb.RegistryAuth()
@@ -149,8 +149,9 @@ class Progress:
         self.out.flush()
 
 
-def _stream(stream: Iterable[Any], quiet: bool, on_final: Callable[[Any], None]) -> None:
-    prog = Progress(sys.stdout, sys.stdout.isatty())
+def _stream(stream: Iterable[Any], quiet: bool, on_final: Callable[[Any], None], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    prog = Progress(out, out.isatty())
     for msg in stream:
         final = bool(msg.digest) and not msg.id
         if final:
@@ -204,6 +205,20 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
         print(str(reference.parse(refs[0]).name_only()))
     return 0
+
+
+def pull_for_run(args: argparse.Namespace, name: str, quiet: bool, platform: str = "") -> None:
+    """Pull the image of `run`/`create`, its progress on stderr as docker shows it."""
+    from pallet.images.v1 import images_pb2 as ipb
+
+    domain = _domain(name)
+    req = ipb.PullImageRequest(ref=name, auth=_auth_for(args, domain), platform=_platform(platform))
+    digests: list[str] = []
+
+    def final(msg: Any) -> None:
+        digests.append(msg.digest)
+
+    _stream(client(args).images.Pull(req), quiet, final, sys.stderr)
 
 
 def cmd_push(args: argparse.Namespace) -> int:

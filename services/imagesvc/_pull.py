@@ -501,8 +501,10 @@ class Puller:
         existing = self.b.store.get(t.config.digest)
         if existing is not None and existing.manifest_digest == t.manifest_digest and all(
                 self.b.content.exists(d) for d in existing.blobs):
+            before = self.b.store.by_name(str(named)) if named.tag else existing
             self.b.store.add([(existing, names)])
-            self._finish(emit, named, t, existing.id, fresh=False)
+            # as Docker: "newer" when the tag was set or moved, even with every layer already here
+            self._finish(emit, named, t, existing.id, fresh=before is None or before.id != existing.id)
             return
         chains = _oci.chain_ids(diff_ids)
         for c, d in zip(chains, t.layers, strict=True):

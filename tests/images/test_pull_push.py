@@ -453,6 +453,28 @@ def test_skopeo_copy_then_pull_and_run(engine: Engine, registry: str, policy: st
     assert engine.ctl("run", "--rm", f"{registry}/skopeo/v2s2:1", check=True).stdout == "pulled by pallet\n"
 
 
+def test_run_pulls_a_missing_image_as_docker_does(engine: Engine, registry: str, local_image: str) -> None:
+    """run/create --pull missing (the default), always and never."""
+    ref = f"{registry}/runpull/app:1"
+    engine.ctl("tag", local_image, ref, check=True)
+    engine.ctl("push", "-q", ref, check=True)
+    engine.ctl("rmi", ref, check=True)
+    never = engine.ctl("run", "--rm", "--pull", "never", ref, "true")
+    assert never.returncode == 125 and "No such image" in never.stderr
+    res = engine.ctl("run", "--rm", ref, "echo", "hi", check=True)
+    assert res.stdout == "hi\n"  # the pull's progress goes to stderr, the container's output alone to stdout
+    assert f"Unable to find image '{ref}' locally" in res.stderr and "Status: Downloaded newer image" in res.stderr
+    again = engine.ctl("run", "--rm", "-q", "--pull", "always", ref, "echo", "ok", check=True)
+    assert again.stdout == "ok\n" and "Unable to find" not in again.stderr and "Status:" not in again.stderr
+    cid = engine.ctl("create", "--pull", "always", ref, "true", check=True).stdout.strip()
+    assert len(cid) == 64 and all(c in "0123456789abcdef" for c in cid)  # stdout is the ID alone
+    engine.ctl("rm", cid, check=True)
+    bad = engine.ctl("run", "--rm", "--pull", "sometimes", ref, "true")
+    assert bad.returncode == 125 and "invalid pull option" in bad.stderr
+    gone = engine.ctl("run", "--rm", f"{registry}/runpull/nothere:1", "true")
+    assert gone.returncode == 125 and "manifest unknown" in gone.stderr, gone.stderr
+
+
 def test_pull_index_selects_platform_and_all_tags(engine: Engine, registry: str, local_image: str) -> None:
     with run_proxy(registry) as proxy:
         amd = tar_of({"arch": b"amd64\n"})
