@@ -6,6 +6,7 @@ Imports stay lean: grpc and the generated code load only when a command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -267,7 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        return 130
+        # ^C may land inside gRPC's own code, leaving a call half torn down that would
+        # hold the interpreter's exit: flush what was printed and leave at once.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

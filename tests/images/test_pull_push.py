@@ -663,7 +663,7 @@ def test_interrupted_pull_stops_and_resumes(engine: Engine, registry: str, local
     slow = gzip.compress(top, compresslevel=1, mtime=0)
     with run_proxy(registry) as proxy:
         put_image(registry, "interrupt/app", "1", [(GZIP_LAYER, slow, top)])
-        proxy.slow_blob, proxy.delay = sha(slow), 0.03
+        proxy.slow_blob, proxy.delay = sha(slow), 0.1
         pull = engine.ctl_popen("pull", f"{proxy.addr}/interrupt/app:1")
         name = "resume-" + sha(slow).removeprefix("sha256:")
         path = os.path.join(engine.data_root, "content", "ingest", name)
