@@ -272,6 +272,7 @@ def add_parsers(sub: Any, add: AddFn) -> None:
 
     g = _group(sub, add, "container", "Manage containers")
     _alias(g, sub, "ls", "ps", "palletctl container ls [OPTIONS]")
+    _alias(g, sub, "update", "update", "palletctl container update [OPTIONS] CONTAINER [CONTAINER...]")
     p = add(g, "prune", cmd_container_prune, "Remove all stopped containers", "palletctl container prune [OPTIONS]")
     _prune_flags(p)
 
