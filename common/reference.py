@@ -230,3 +230,21 @@ def _glob_to_re(pattern: str) -> str:
             out.append(re.escape(c))
         i += 1
     return "".join(out)
+
+
+def single_reference(refs: list[Reference]) -> bool:
+    """moby's isSingleReference: one tag, and any digests are of that same repository."""
+    if len(refs) <= 1:
+        return len(refs) == 1
+    single: Reference | None = None
+    canonical: set[str] = set()
+    for r in refs:
+        if r.digest:
+            canonical.add(r.name)
+        elif single is None:
+            single = r
+        else:
+            return False
+    if single is None:
+        single = refs[0]
+    return len(canonical) == 1 and single.name in canonical

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -14,6 +15,12 @@ from mkrootfs import write_busybox_rootfs  # noqa: E402
 
 from tests import _host  # noqa: E402
 from tests._engine import Engine, make_engine  # noqa: E402
+
+
+# Started in the background by a non-interactive shell, the run ignores SIGINT, and so would
+# every CLI a test starts: tests that press ^C on one (events, an interrupted pull) need it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _need_root() -> None:

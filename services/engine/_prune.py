@@ -34,20 +34,7 @@ def single_reference(image: ipb.Image) -> bool:
     for name in [*image.repo_tags, *image.repo_digests]:
         with contextlib.suppress(errors.PalletError):
             refs.append(reference.parse_normalized(name))
-    if len(refs) <= 1:
-        return len(refs) == 1
-    single: reference.Reference | None = None
-    canonical: set[str] = set()
-    for r in refs:
-        if r.digest:
-            canonical.add(r.name)
-        elif single is None:
-            single = r
-        else:
-            return False
-    if single is None:
-        single = refs[0]
-    return len(canonical) == 1 and single.name in canonical
+    return reference.single_reference(refs)
 
 
 def _running(ctr: pb.Container) -> bool:

@@ -28,24 +28,6 @@ def _keys(value: Any) -> list[str]:
     return sorted(str(k) for k in value) if isinstance(value, dict) else []
 
 
-def _single_reference(refs: list[reference.Reference]) -> bool:
-    """moby's isSingleReference: one tag, and any digests are of that same repository."""
-    if len(refs) <= 1:
-        return len(refs) == 1
-    single: reference.Reference | None = None
-    canonical: set[str] = set()
-    for r in refs:
-        if r.digest:
-            canonical.add(r.name)
-        elif single is None:
-            single = r
-        else:
-            return False
-    if single is None:
-        single = refs[0]
-    return len(canonical) == 1 and single.name in canonical
-
-
 class ImageService:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
@@ -225,7 +207,7 @@ class ImageService:
             if remaining or untag_only:
                 return untagged, []
         elif refs:
-            if len(refs) > 1 and not force and not _single_reference(refs):
+            if len(refs) > 1 and not force and not reference.single_reference(refs):
                 raise errors.FailedPrecondition(
                     f"conflict: unable to delete {short_id(rec.id)} (must be forced) - "
                     "image is referenced in multiple repositories")
