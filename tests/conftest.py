@@ -16,7 +16,6 @@ from mkrootfs import write_busybox_rootfs  # noqa: E402
 from tests import _host  # noqa: E402
 from tests._engine import Engine, make_engine  # noqa: E402
 
-
 # Started in the background by a non-interactive shell, the run ignores SIGINT, and so would
 # every CLI a test starts: tests that press ^C on one (events, an interrupted pull) need it back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
