@@ -49,6 +49,9 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     from pallet.client import _hostconfig
 
     _hostconfig.add_create_flags(p)
+    from pallet.client import _volumes
+
+    _volumes.add_mount_flags(p)
     p.add_argument("--help", action="help", help="show this help message and exit")
 
 
@@ -117,6 +120,9 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
     from pallet.client import _hostconfig
 
     _hostconfig.fill_host_config(args, cfg.host_config)
+    from pallet.client import _volumes
+
+    cfg.mounts.extend(_volumes.mounts(args))
     return cfg
 
 

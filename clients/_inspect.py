@@ -65,6 +65,7 @@ def container_json(c: Any) -> dict[str, Any]:
         "RestartCount": c.restart_count,
         "Driver": c.driver,
         "Platform": "linux",
+        "Mounts": _mounts_json(c),
         "HostConfig": {
             "NetworkMode": cfg.network_mode or "none",
             "AutoRemove": cfg.auto_remove,
@@ -87,6 +88,12 @@ def container_json(c: Any) -> dict[str, Any]:
             **({"StopTimeout": cfg.stop_timeout} if cfg.HasField("stop_timeout") else {}),
         },
     }
+
+
+def _mounts_json(c: Any) -> list[dict[str, Any]]:
+    from pallet.client._volumes import mounts_json
+
+    return mounts_json(c)
 
 
 def _hostconfig_json(cfg: Any) -> dict[str, Any]:

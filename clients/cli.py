@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pallet.client import _prune as pr
 
     pr.add_parsers(sub, _add)  # history and the image/container/system groups, aliasing the commands above
+
+    from pallet.client import _volumes as vol
+
+    vol.add_parsers(sub, _add)
     return parser
 
 

@@ -23,6 +23,7 @@ class Client:
         self.containers = pb_grpc.ContainersStub(self.channel)
         self.images = pb_grpc.ImagesStub(self.channel)
         self.system = pb_grpc.SystemStub(self.channel)
+        self.volumes = pb_grpc.VolumesStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

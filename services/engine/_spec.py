@@ -54,6 +54,8 @@ class SpecInput:
     hosts_path: str
     resolv_conf_path: str
     readonly_rootfs: bool = False
+    # Volumes, binds and tmpfs mounts (OCI mount objects), after the defaults.
+    mounts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _mount(dest: str, typ: str, source: str, options: list[str]) -> dict[str, Any]:
@@ -92,10 +94,14 @@ def build(inp: SpecInput) -> dict[str, Any]:
         _mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro", "nosuid", "noexec", "nodev"]),
         _mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
         _mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
-        _mount("/etc/resolv.conf", "bind", inp.resolv_conf_path, ["rbind", "rprivate"]),
-        _mount("/etc/hostname", "bind", inp.hostname_path, ["rbind", "rprivate"]),
-        _mount("/etc/hosts", "bind", inp.hosts_path, ["rbind", "rprivate"]),
     ]
+    # User mounts before the /etc files, which stay on top unless a user mount replaces one.
+    mounts.extend(inp.mounts)
+    taken = {m["destination"] for m in inp.mounts}
+    for dest, source in (("/etc/resolv.conf", inp.resolv_conf_path), ("/etc/hostname", inp.hostname_path),
+                         ("/etc/hosts", inp.hosts_path)):
+        if dest not in taken:
+            mounts.append(_mount(dest, "bind", source, ["rbind", "rprivate"]))
     devices = [{"allow": False, "access": "rwm"}] + [
         {"allow": True, "type": t, "major": ma, **({"minor": mi} if mi >= 0 else {}), "access": "rwm"}
         for t, ma, mi in _ALLOWED_DEVICES

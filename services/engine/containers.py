@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pallet import errors, log, signals
-from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _security, _spec
+from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _security, _spec, _volumes
 from pallet.engine._events import EventBus
 from pallet.engine._oom import OomWatcher
 from pallet.engine._store import ContainerStore
@@ -144,6 +144,12 @@ class ContainerManager:
         self.started_hooks: list[Callable[[pb.Container], None]] = []
         self.oom = OomWatcher(self.emit, self.cgroups_path)  # `oom` events while containers run
         self.started_hooks.append(self.oom.watch)
+        self.volumes: _volumes.VolumeStore | None = None  # set by palletd (main.py)
+
+    def volume_users(self, name: str) -> list[str]:
+        """IDs of the containers whose mounts use the named volume."""
+        return [c.id for c in self.store.all()
+                if any(m.type == "volume" and m.source == name for m in c.mounts)]
 
     # -- helpers -----------------------------------------------------------
 
@@ -214,6 +220,7 @@ class ContainerManager:
         _attach.parse_detach_keys(config.detach_keys)
         hc_mode = "host" if config.network_mode == "host" else "none"
         _security.validate(config.host_config, hc_mode)  # fills in dockerd's defaults too
+        _volumes.validate_mounts(config.mounts)
         image = self.images.get_image(config.image)
         ic = image.config
         if config.entrypoint_set:
@@ -267,18 +274,28 @@ class ContainerManager:
             _write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
             _write_atomic(ctr.hosts_path, _hosts_file(hostname, network_mode))
             _write_atomic(ctr.resolv_conf_path, _host_resolv_conf(network_mode == "host"))
-            self.images.prepare(cid, image.chain_id)
+            rootfs_mounts = self.images.prepare(cid, image.chain_id)
+            created_anon: list[str] = []
+            # Volumes in use are decided under the volume lock: `volume rm` never
+            # removes one between this container taking it and its record landing.
+            vlock = self.volumes.lock if self.volumes is not None else contextlib.nullcontext()
             try:
-                for attempt in range(20):
-                    try:
-                        self.store.add(ctr)
-                        break
-                    except errors.AlreadyExists:
-                        if names_given or attempt == 19:
-                            raise
-                        ctr.name = f"{_names.random_name()}{attempt}"
+                with vlock:
+                    self._resolve_mounts(ctr, list(config.mounts), list(ic.volumes), created_anon,
+                                         rootfs_mounts)
+                    for attempt in range(20):
+                        try:
+                            self.store.add(ctr)
+                            break
+                        except errors.AlreadyExists:
+                            if names_given or attempt == 19:
+                                raise
+                            ctr.name = f"{_names.random_name()}{attempt}"
             except BaseException:
                 self._remove_snapshot(cid)
+                for vol in created_anon:
+                    with contextlib.suppress(errors.PalletError, OSError):
+                        self._volume_store().remove(vol, force=True)
                 raise
         except BaseException:
             shutil.rmtree(cdir, ignore_errors=True)
@@ -286,6 +303,45 @@ class ContainerManager:
         self.log.info("container created", id=cid, name=ctr.name, image=config.image)
         self.emit("create", ctr)
         return ctr
+
+    def _volume_store(self) -> _volumes.VolumeStore:
+        if self.volumes is None:
+            raise errors.Unavailable("volumes are not available")
+        return self.volumes
+
+    def _resolve_mounts(self, ctr: pb.Container, asked: list[pb.Mount], image_volumes: list[str],
+                        created_anon: list[str], rootfs_mounts: list[ipb.Mount]) -> None:
+        """Fill ctr.mounts: create volumes (anonymous ones for the image's Volumes
+        not otherwise mounted) and -v bind sources; populate new volumes."""
+        targets = {os.path.normpath(m.target) for m in asked}
+        for path in image_volumes:
+            if os.path.normpath(path) not in targets:
+                asked.append(pb.Mount(type="volume", target=os.path.normpath(path)))
+                targets.add(os.path.normpath(path))
+        if not asked:
+            return
+        store = self._volume_store()
+        todo: list[tuple[str, str, str]] = []
+        for m in asked:
+            r = pb.Mount()
+            r.CopyFrom(m)
+            if m.type == "volume":
+                labels = {} if m.source else {_volumes.ANON_LABEL: ""}
+                vol, new = store.create(m.source, labels)
+                if new and not m.source:
+                    created_anon.append(vol.name)
+                r.source, r.anonymous, r.path = vol.name, not m.source, vol.mountpoint
+                if store.mark_populated(vol.name):
+                    todo.append((vol.name, r.target, vol.mountpoint))
+            elif m.type == "bind":
+                if m.create_source and not os.path.exists(m.source):
+                    os.makedirs(m.source, mode=0o755, exist_ok=True)
+                r.path = m.source
+            ctr.mounts.append(r)
+        if todo:
+            _volumes.populate([(x.type, x.source, list(x.options)) for x in rootfs_mounts],
+                              os.path.join(self.paths.container_dir(ctr.id), "populate"),
+                              [(t, d) for _n, t, d in todo])
 
     # -- start -------------------------------------------------------------
 
@@ -306,7 +362,7 @@ class ContainerManager:
                 self.store.put(ctr)
                 self._fail_pending(ctr.id, ctr.state.exit_code, str(exc))
                 if ctr.config.auto_remove:
-                    self._remove_now(ctr.id)
+                    self._remove_now(ctr.id, volumes=True)
                 raise
             if by_user:
                 ctr.stopped_by_user = False
@@ -358,6 +414,7 @@ class ContainerManager:
                 hostname_path=ctr.hostname_path,
                 hosts_path=ctr.hosts_path,
                 resolv_conf_path=ctr.resolv_conf_path,
+                mounts=_volumes.spec_mounts(ctr.mounts),
             )
         )
         hc = ctr.config.host_config
@@ -457,7 +514,7 @@ class ContainerManager:
             if delay is not None:
                 self._schedule_restart(cid, delay)
             elif ctr.config.auto_remove:
-                self._remove_now(cid)
+                self._remove_now(cid, volumes=True)
 
     # -- restart policies --------------------------------------------------
 
@@ -587,7 +644,7 @@ class ContainerManager:
 
     # -- remove ------------------------------------------------------------
 
-    def remove(self, ref: str, force: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         ctr = self.store.resolve(ref)
         if ctr.state.status in RUNNING_STATES:
             if not force:
@@ -598,9 +655,9 @@ class ContainerManager:
         with self._lock(ctr.id):
             if self.store.get(ctr.id) is None:
                 return
-            self._remove_now(ctr.id)
+            self._remove_now(ctr.id, volumes=volumes)
 
-    def _remove_now(self, cid: str) -> None:
+    def _remove_now(self, cid: str, volumes: bool = False) -> None:
         self._cancel_restart(cid)
         self._backoff.pop(cid, None)
         ctr = self.store.get(cid)
@@ -616,6 +673,11 @@ class ContainerManager:
         self.log.info("container removed", id=cid)
         if ctr is not None:
             self.emit("destroy", ctr)
+        if ctr is not None and volumes and self.volumes is not None:
+            for m in ctr.mounts:
+                if m.type == "volume" and m.anonymous:
+                    with contextlib.suppress(errors.PalletError, OSError):
+                        self.volumes.remove(m.source, force=True)
 
     def _remove_snapshot(self, cid: str) -> None:
         with contextlib.suppress(errors.NotFound):

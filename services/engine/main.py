@@ -103,15 +103,19 @@ def main(argv: list[str] | None = None) -> int:
 
     execs = ExecManager(manager)
     HealthMonitor(manager, execs)
+    from pallet.engine._volumes import VolumeStore
+
+    manager.volumes = VolumeStore(os.path.join(data_root, "volumes"), users=manager.volume_users)
     manager.recover()
 
     info = SystemInfo(manager, args.runtime, data_root, exec_root,
                       count_images=lambda: len(images.list_images()),
                       services={"imagesvc": images_addr})
     server, _health = server_mod.make_server(
-        [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System"])
+        [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System",
+             "pallet.engine.v1.Volumes"])
     sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
-                sv.SystemServicer(info))
+                sv.SystemServicer(info), sv.VolumesServicer(manager))
     for host in hosts:
         server_mod.listen(server, host)
     server.start()

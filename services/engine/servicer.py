@@ -41,7 +41,7 @@ class ContainersServicer(pb_grpc.ContainersServicer):
         return pb.KillContainerResponse()
 
     def Remove(self, request: pb.RemoveContainerRequest, context: Any) -> pb.RemoveContainerResponse:
-        self.m.remove(request.id, request.force)
+        self.m.remove(request.id, request.force, request.volumes)
         return pb.RemoveContainerResponse()
 
     def Wait(self, request: pb.WaitContainerRequest, context: Any) -> pb.WaitContainerResponse:
@@ -228,10 +228,41 @@ class SystemServicer(pb_grpc.SystemServicer):
 
 
 def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,
-             system_: SystemServicer) -> None:
+             system_: SystemServicer, volumes: VolumesServicer | None = None) -> None:
     pb_grpc.add_ContainersServicer_to_server(containers, server)
     pb_grpc.add_ImagesServicer_to_server(images, server)
     pb_grpc.add_SystemServicer_to_server(system_, server)
+    if volumes is not None:
+        pb_grpc.add_VolumesServicer_to_server(volumes, server)
+
+
+class VolumesServicer(pb_grpc.VolumesServicer):
+    def __init__(self, manager: ContainerManager) -> None:
+        self.m = manager
+
+    def _store(self) -> Any:
+        return self.m._volume_store()
+
+    def Create(self, request: pb.CreateVolumeRequest, context: Any) -> pb.Volume:
+        vol, new = self._store().create(request.name, dict(request.labels), request.driver,
+                                        dict(request.driver_opts))
+        if new:
+            self.m.events.emit("volume", "create", vol.name, driver="local")
+        return vol
+
+    def Inspect(self, request: pb.InspectVolumeRequest, context: Any) -> pb.Volume:
+        return self._store().get(request.name)
+
+    def List(self, request: pb.ListVolumesRequest, context: Any) -> pb.ListVolumesResponse:
+        return pb.ListVolumesResponse(volumes=self._store().list(list(request.filters)))
+
+    def Remove(self, request: pb.RemoveVolumeRequest, context: Any) -> pb.RemoveVolumeResponse:
+        self._store().remove(request.name, request.force)
+        return pb.RemoveVolumeResponse()
+
+    def Prune(self, request: pb.PruneVolumesRequest, context: Any) -> pb.PruneVolumesResponse:
+        res: pb.PruneVolumesResponse = self._store().prune(list(request.filters), request.all)
+        return res
 
 
 def _housekeeping(manager: ContainerManager) -> Any:

@@ -1692,6 +1692,255 @@ class Images:
             _registered_method=True)
 
 
+class VolumesStub:
+    """Volumes: named volumes of the local driver (palletctl volume ...).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Create = channel.unary_unary(
+                '/pallet.engine.v1.Volumes/Create',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.CreateVolumeRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.FromString,
+                _registered_method=True)
+        self.Inspect = channel.unary_unary(
+                '/pallet.engine.v1.Volumes/Inspect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InspectVolumeRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.FromString,
+                _registered_method=True)
+        self.List = channel.unary_unary(
+                '/pallet.engine.v1.Volumes/List',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesResponse.FromString,
+                _registered_method=True)
+        self.Remove = channel.unary_unary(
+                '/pallet.engine.v1.Volumes/Remove',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeResponse.FromString,
+                _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/pallet.engine.v1.Volumes/Prune',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesResponse.FromString,
+                _registered_method=True)
+
+
+class VolumesServicer:
+    """Volumes: named volumes of the local driver (palletctl volume ...).
+    """
+
+    def Create(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Inspect(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def List(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Remove(self, request, context):
+        """Remove refuses a volume any container uses; force only ignores a missing one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prune(self, request, context):
+        """Prune removes unused anonymous volumes (with all, every unused volume).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_VolumesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Create': grpc.unary_unary_rpc_method_handler(
+                    servicer.Create,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.CreateVolumeRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.SerializeToString,
+            ),
+            'Inspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Inspect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.InspectVolumeRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.SerializeToString,
+            ),
+            'List': grpc.unary_unary_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesResponse.SerializeToString,
+            ),
+            'Remove': grpc.unary_unary_rpc_method_handler(
+                    servicer.Remove,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeResponse.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.engine.v1.Volumes', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.engine.v1.Volumes', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Volumes:
+    """Volumes: named volumes of the local driver (palletctl volume ...).
+    """
+
+    @staticmethod
+    def Create(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Volumes/Create',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.CreateVolumeRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Inspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Volumes/Inspect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.InspectVolumeRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Volume.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Volumes/List',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ListVolumesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Remove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Volumes/Remove',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.RemoveVolumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Volumes/Prune',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class SystemStub:
     """Missing associated documentation comment in .proto file."""
 
