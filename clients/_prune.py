@@ -92,20 +92,19 @@ def cmd_container_prune(args: argparse.Namespace) -> int:
 # -- system prune ----------------------------------------------------------------
 
 
-def _system_warning(all_: bool) -> str:
+def _system_warning(all_: bool, volumes: bool = False) -> str:
     images = ("all images without at least one container associated to them" if all_
               else "all dangling images")
+    vols = "  - all anonymous volumes not used by at least one container\n" if volumes else ""
     return ("WARNING! This will remove:\n  - all stopped containers\n"
-            f"  - {images}\n  - unused build cache\n")
+            f"{vols}  - {images}\n  - unused build cache\n")
 
 
 def cmd_system_prune(args: argparse.Namespace) -> int:
     """Containers first (so their images become unused), then images and garbage, as Docker orders it."""
     from pallet.engine.v1 import engine_pb2 as pb
 
-    if args.volumes:
-        raise CLIError("palletctl: --volumes: volumes are not supported yet", 125)
-    if not args.force and not confirm(_system_warning(args.all)):
+    if not args.force and not confirm(_system_warning(args.all, args.volumes)):
         raise _cancelled("system prune")
     c = client(args)
     total = 0
@@ -114,6 +113,11 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
     out = _containers_output(res.containers_deleted)
     if out:
         print(out)
+    if args.volumes:  # before images, as Docker orders it; anonymous volumes only
+        vres = c.volumes.Prune(pb.PruneVolumesRequest(filters=args.filter))
+        total += vres.space_reclaimed
+        if vres.volumes_deleted:
+            print("Deleted Volumes:\n" + "\n".join(vres.volumes_deleted) + "\n")
     res = c.images.Prune(pb.PruneRequest(filters=args.filter, all=args.all))
     total += res.space_reclaimed
     out = _images_output(res.images_deleted)
@@ -141,8 +145,9 @@ def df_rows(res: Any) -> list[dict[str, str]]:
         {"Type": "Containers", "TotalCount": str(len(res.containers)), "Active": str(running),
          "Size": human_size(res.containers_size),
          "Reclaimable": _reclaimable(res.containers_reclaimable, res.containers_size)},
-        {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": human_size(res.volumes_size),
-         "Reclaimable": _reclaimable(0, res.volumes_size)},
+        {"Type": "Local Volumes", "TotalCount": str(len(res.volumes)),
+         "Active": str(sum(1 for v in res.volumes if v.used_by)), "Size": human_size(res.volumes_size),
+         "Reclaimable": _reclaimable(res.volumes_reclaimable, res.volumes_size)},
         {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": human_size(res.build_cache_size),
          "Reclaimable": _reclaimable(0, res.build_cache_size)},
     ]
@@ -169,7 +174,8 @@ def _verbose(res: Any) -> str:
     ctr_rows = []
     for c in res.containers:
         row = ps_row(c, True)
-        ctr_rows.append([row["ID"], row["Image"], row["Command"], "0", human_size(c.size_rw),
+        local = sum(1 for v in res.volumes if c.id in v.used_by)
+        ctr_rows.append([row["ID"], row["Image"], row["Command"], str(local), human_size(c.size_rw),
                          row["RunningFor"], row["Status"], row["Names"]])
     parts = [
         "Images space usage:\n",
@@ -179,7 +185,8 @@ def _verbose(res: Any) -> str:
         _format.table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
                       ctr_rows),
         "\nLocal Volumes space usage:\n",
-        _format.table(["VOLUME NAME", "LINKS", "SIZE"], []),
+        _format.table(["VOLUME NAME", "LINKS", "SIZE"],
+                      [[v.name, str(len(v.used_by)), human_size(v.size)] for v in res.volumes]),
         f"\nBuild cache usage: {human_size(res.build_cache_size)}\n",
         _format.table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], []),
     ]

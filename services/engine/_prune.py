@@ -175,7 +175,16 @@ class Housekeeping:
             out.containers_size += size_rw
             if not _running(c):
                 out.containers_reclaimable += size_rw
+        from pallet.engine._volumes import disk_bytes
+
+        for vol in self.m._volume_store().list():
+            vol.size = disk_bytes(vol.mountpoint)
+            out.volumes.append(vol)
+            out.volumes_size += vol.size
+            if not vol.used_by:
+                out.volumes_reclaimable += vol.size
         return out
+
 
 
 def _parse_until(value: str) -> int:

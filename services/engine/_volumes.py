@@ -10,7 +10,6 @@ a half-removed volume that still lists.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -52,12 +51,29 @@ def _write_atomic(path: str, data: bytes) -> None:
         os.close(dfd)
 
 
-def _du(path: str) -> int:
+def disk_bytes(path: str) -> int:
+    """Bytes a directory tree takes on disk (allocated blocks, hard links counted once), like du."""
     total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, f)).st_blocks * 512
+    seen: set[tuple[int, int]] = set()
+    stack = [path]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                if key in seen:
+                    continue
+                seen.add(key)
+            total += st.st_blocks * 512
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
     return total
 
 
@@ -175,7 +191,7 @@ class VolumeStore:
         for v in self.list([*flist, "dangling=true"]):
             if not all_ and ANON_LABEL not in v.labels:
                 continue
-            size = _du(v.mountpoint)
+            size = disk_bytes(v.mountpoint)
             try:
                 self.remove(v.name)
             except errors.PalletError:

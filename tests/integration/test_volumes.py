@@ -173,7 +173,7 @@ def test_bad_input_is_one_line_125_and_creates_nothing(engine: Engine) -> None:
     assert engine.ctl("ps", "-aq", "--no-trunc", check=True).stdout == ps_before
 
 
-def test_volume_survives_container_rm_and_palletd_restart(fresh_engine: Engine) -> None:
+def test_volume_survives_restart_and_df_counts_what_prune_frees(fresh_engine: Engine) -> None:
     eng = fresh_engine
     eng.ctl("run", "--name", "writer", "-v", "keep:/data", "busybox", "sh", "-c", "echo persisted > /data/f",
             check=True)
@@ -183,3 +183,21 @@ def test_volume_survives_container_rm_and_palletd_restart(fresh_engine: Engine) 
     assert "keep" in _volumes(eng)
     res = eng.ctl("run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f")
     assert res.stdout == "persisted\n", res.stderr
+    # system df counts it, and with the other volume below says what prune then frees
+    eng.ctl("run", "--rm", "-v", "keep:/data", "busybox", "dd", "if=/dev/zero", "of=/data/blob", "bs=1024",
+            "count=2048", check=True)
+    cid = eng.ctl("run", "-d", "-v", "busy:/data", "busybox", "sleep", "60", check=True).stdout.strip()
+    try:
+        line = next(x for x in eng.ctl("system", "df", "--format",
+                                       "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Reclaimable}}",
+                                       check=True).stdout.splitlines() if x.startswith("Local Volumes|"))
+        _, total, active, reclaimable = line.split("|")
+        assert (total, active) == ("2", "1")
+        assert reclaimable.startswith("2.") and "MB" in reclaimable, reclaimable  # keep's 2 MiB, not busy's
+        verbose = eng.ctl("system", "df", "-v", check=True).stdout
+        assert "keep" in verbose and "busy" in verbose
+        pruned = eng.ctl("volume", "prune", "-a", "-f", check=True).stdout
+        assert "keep" in pruned and "busy" not in pruned
+        assert pruned.strip().splitlines()[-1] == f"Total reclaimed space: {reclaimable.split(' ')[0]}"
+    finally:
+        eng.ctl("rm", "-f", "-v", cid)

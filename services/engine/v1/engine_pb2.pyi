@@ -888,7 +888,7 @@ class ImageUsage(_message.Message):
     def __init__(self, image: _Optional[_Union[_images_pb2.Image, _Mapping]] = ..., size: _Optional[int] = ..., shared_size: _Optional[int] = ..., unique_size: _Optional[int] = ..., containers: _Optional[int] = ...) -> None: ...
 
 class DiskUsageResponse(_message.Message):
-    __slots__ = ("images", "containers", "images_size", "images_reclaimable", "containers_size", "containers_reclaimable", "volumes_size", "build_cache_size")
+    __slots__ = ("images", "containers", "images_size", "images_reclaimable", "containers_size", "containers_reclaimable", "volumes_size", "build_cache_size", "volumes", "volumes_reclaimable")
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -897,6 +897,8 @@ class DiskUsageResponse(_message.Message):
     CONTAINERS_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_SIZE_FIELD_NUMBER: _ClassVar[int]
     BUILD_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedCompositeFieldContainer[ImageUsage]
     containers: _containers.RepeatedCompositeFieldContainer[Container]
     images_size: int
@@ -905,7 +907,9 @@ class DiskUsageResponse(_message.Message):
     containers_reclaimable: int
     volumes_size: int
     build_cache_size: int
-    def __init__(self, images: _Optional[_Iterable[_Union[ImageUsage, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., containers_size: _Optional[int] = ..., containers_reclaimable: _Optional[int] = ..., volumes_size: _Optional[int] = ..., build_cache_size: _Optional[int] = ...) -> None: ...
+    volumes: _containers.RepeatedCompositeFieldContainer[Volume]
+    volumes_reclaimable: int
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageUsage, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., containers_size: _Optional[int] = ..., containers_reclaimable: _Optional[int] = ..., volumes_size: _Optional[int] = ..., build_cache_size: _Optional[int] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., volumes_reclaimable: _Optional[int] = ...) -> None: ...
 
 class UpdateContainerRequest(_message.Message):
     __slots__ = ("ids", "resources", "restart_policy")
@@ -926,7 +930,7 @@ class UpdateContainerResponse(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Volume(_message.Message):
-    __slots__ = ("name", "driver", "mountpoint", "created_at", "labels", "scope", "options", "used_by")
+    __slots__ = ("name", "driver", "mountpoint", "created_at", "labels", "scope", "options", "used_by", "size")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -949,6 +953,7 @@ class Volume(_message.Message):
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     USED_BY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     name: str
     driver: str
     mountpoint: str
@@ -957,7 +962,8 @@ class Volume(_message.Message):
     scope: str
     options: _containers.ScalarMap[str, str]
     used_by: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., mountpoint: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., scope: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., used_by: _Optional[_Iterable[str]] = ...) -> None: ...
+    size: int
+    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., mountpoint: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., scope: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., used_by: _Optional[_Iterable[str]] = ..., size: _Optional[int] = ...) -> None: ...
 
 class CreateVolumeRequest(_message.Message):
     __slots__ = ("name", "driver", "labels", "driver_opts")
