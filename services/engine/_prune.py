@@ -175,10 +175,10 @@ class Housekeeping:
             out.containers_size += size_rw
             if not _running(c):
                 out.containers_reclaimable += size_rw
-        from pallet.engine._volumes import disk_bytes
+        from pallet.fsutil import disk_usage
 
         for vol in self.m._volume_store().list():
-            vol.size = disk_bytes(vol.mountpoint)
+            vol.size = disk_usage(vol.mountpoint)[0]
             out.volumes.append(vol)
             out.volumes_size += vol.size
             if not vol.used_by:

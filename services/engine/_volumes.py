@@ -22,6 +22,7 @@ from typing import Any
 
 from pallet import errors
 from pallet.engine.v1 import engine_pb2 as pb
+from pallet.fsutil import disk_usage, write_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 ANON_LABEL = "com.docker.volume.anonymous"
@@ -35,46 +36,6 @@ def validate_name(name: str) -> str:
             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
             "use absolute path")
     return name
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def disk_bytes(path: str) -> int:
-    """Bytes a directory tree takes on disk (allocated blocks, hard links counted once), like du."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    stack = [path]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_blocks * 512
-            if e.is_dir(follow_symlinks=False):
-                stack.append(e.path)
-    return total
 
 
 class VolumeStore:
@@ -135,7 +96,7 @@ class VolumeStore:
             os.chmod(d, 0o701)
             rec = {"name": name, "labels": dict(labels or {}), "created": time.time_ns(),
                    "populated": False}
-            _write_atomic(os.path.join(d, RECORD), json.dumps(rec).encode())
+            write_atomic(os.path.join(d, RECORD), json.dumps(rec).encode())
             return self._to_pb(rec, []), True
 
     def get(self, name: str) -> pb.Volume:
@@ -154,7 +115,7 @@ class VolumeStore:
             if rec is None or rec.get("populated"):
                 return False
             rec["populated"] = True
-            _write_atomic(os.path.join(self._dir(name), RECORD), json.dumps(rec).encode())
+            write_atomic(os.path.join(self._dir(name), RECORD), json.dumps(rec).encode())
             return True
 
     def list(self, filters: Iterable[str] = ()) -> list[pb.Volume]:
@@ -191,7 +152,7 @@ class VolumeStore:
         for v in self.list([*flist, "dangling=true"]):
             if not all_ and ANON_LABEL not in v.labels:
                 continue
-            size = disk_bytes(v.mountpoint)
+            size = disk_usage(v.mountpoint)[0]
             try:
                 self.remove(v.name)
             except errors.PalletError:

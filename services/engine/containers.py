@@ -27,6 +27,7 @@ from pallet.engine._oom import OomWatcher
 from pallet.engine._store import ContainerStore
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.errors import exit_code_for_start_error
+from pallet.fsutil import write_atomic
 from pallet.images.v1 import images_pb2 as ipb
 
 Status = pb.ContainerState.Status
@@ -73,16 +74,6 @@ def _now_ts() -> Any:
     ts = Timestamp()
     ts.FromNanoseconds(time.time_ns())
     return ts
-
-
-def _write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _host_resolv_conf(keep_local: bool) -> bytes:
@@ -271,9 +262,9 @@ class ContainerManager:
             raise self.store.name_conflict(ctr.name)
         os.makedirs(cdir, mode=0o710, exist_ok=True)
         try:
-            _write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
-            _write_atomic(ctr.hosts_path, _hosts_file(hostname, network_mode))
-            _write_atomic(ctr.resolv_conf_path, _host_resolv_conf(network_mode == "host"))
+            write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
+            write_atomic(ctr.hosts_path, _hosts_file(hostname, network_mode))
+            write_atomic(ctr.resolv_conf_path, _host_resolv_conf(network_mode == "host"))
             rootfs_mounts = self.images.prepare(cid, image.chain_id)
             created_anon: list[str] = []
             # Volumes in use are decided under the volume lock: `volume rm` never
@@ -419,8 +410,8 @@ class ContainerManager:
         )
         hc = ctr.config.host_config
         _security.apply(spec, hc, _security.resolve_groups(dirs, hc.group_add) if hc.group_add else ())
-        _write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
-        _write_atomic(
+        write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        write_atomic(
             os.path.join(bundle, "mounts.json"),
             json.dumps([{"type": m.type, "source": m.source, "options": list(m.options)}
                         for m in mounts]).encode(),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from pallet import errors
+from pallet.fsutil import fsync_dir
 
 CHUNK = 1 << 20
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -37,12 +38,7 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+
 
 
 @dataclass
@@ -99,7 +95,7 @@ class Writer:
             return digest, False
         os.chmod(self.path, 0o444)
         os.replace(self.path, target)
-        _fsync_dir(self._store.blob_dir)
+        fsync_dir(self._store.blob_dir)
         return digest, True
 
     def abort(self) -> None:

@@ -14,12 +14,12 @@ import json
 import os
 import shutil
 import sqlite3
-import stat
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from pallet import errors, log
+from pallet.fsutil import disk_usage
 from pallet.sqlite import Database
 
 VIEW, ACTIVE, COMMITTED = "view", "active", "committed"
@@ -59,32 +59,6 @@ class Snapshot:
     created_ns: int
     size: int
     inodes: int
-
-
-def disk_usage(path: str) -> tuple[int, int]:
-    """(bytes, inodes) under path, each inode counted once, symlinks not followed."""
-    seen: set[tuple[int, int]] = set()
-    size = 0
-    stack = [path]
-    while stack:
-        d = stack.pop()
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                continue
-            seen.add(key)
-            size += st.st_blocks * 512
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(e.path)
-    return size, len(seen)
 
 
 class Snapshotter:

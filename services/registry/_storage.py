@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pallet.fsutil import fsync_dir
 from pallet.sqlite import Database
 
 ALGORITHMS = {"sha256": 64, "sha512": 128}
@@ -72,12 +73,7 @@ def digest_of(data: bytes, alg: str = "sha256") -> str:
     return f"{alg}:{hashlib.new(alg, data).hexdigest()}"
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+
 
 
 @dataclass
@@ -256,7 +252,7 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(os.path.dirname(dest))
+        fsync_dir(os.path.dirname(dest))
 
     def commit_blob(self, repo: str, tmp: str, digest: str, size: int | None = None, hasher: Any = None) -> None:
         """Verify `tmp` (see _verify), move it into blobs/ and link it into `repo`."""
