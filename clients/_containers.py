@@ -17,6 +17,8 @@ from pallet.client.cli import CLIError
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="", help="assign a name to the container")
+    p.add_argument("--volumes-from", action="append", default=[], metavar="CONTAINER[:ro|:rw]",
+                   help="mount volumes from the specified container(s)")
     p.add_argument("--pull", default="missing", help='pull image before running ("always", "missing", "never")')
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
     p.add_argument("--platform", default=os.environ.get("DOCKER_DEFAULT_PLATFORM", ""),
@@ -123,6 +125,7 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
     from pallet.client import _volumes
 
     cfg.mounts.extend(_volumes.mounts(args))
+    cfg.volumes_from.extend(args.volumes_from)
     return cfg
 
 

@@ -260,6 +260,8 @@ class ContainerManager:
         ctr.name = _names.validate(name) if name else _names.random_name()
         if names_given and self.store.find_by_name(ctr.name) is not None:
             raise self.store.name_conflict(ctr.name)
+        asked = list(config.mounts)
+        asked += self._volumes_from(list(config.volumes_from), {os.path.normpath(m.target) for m in asked})
         os.makedirs(cdir, mode=0o710, exist_ok=True)
         try:
             write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
@@ -272,7 +274,7 @@ class ContainerManager:
             vlock = self.volumes.lock if self.volumes is not None else contextlib.nullcontext()
             try:
                 with vlock:
-                    self._resolve_mounts(ctr, list(config.mounts), list(ic.volumes), created_anon,
+                    self._resolve_mounts(ctr, asked, list(ic.volumes), created_anon,
                                          rootfs_mounts)
                     for attempt in range(20):
                         try:
@@ -299,6 +301,23 @@ class ContainerManager:
         if self.volumes is None:
             raise errors.Unavailable("volumes are not available")
         return self.volumes
+
+    def _volumes_from(self, specs: list[str], taken: set[str]) -> list[pb.Mount]:
+        """The volume and bind mounts of other containers (`--volumes-from CTR[:ro|:rw]`)."""
+        out: list[pb.Mount] = []
+        for spec in specs:
+            ref, _, mode = spec.partition(":")
+            if mode not in ("", "ro", "rw") or not ref:
+                raise errors.InvalidArgument(f"invalid --volumes-from '{spec}': want CONTAINER[:ro|:rw]")
+            src = self.store.resolve(ref)
+            for m in src.mounts:
+                target = os.path.normpath(m.target)
+                if m.type not in ("volume", "bind") or target in taken:
+                    continue
+                taken.add(target)
+                read_only = m.read_only if not mode else mode == "ro"
+                out.append(pb.Mount(type=m.type, source=m.source, target=target, read_only=read_only))
+        return out
 
     def _resolve_mounts(self, ctr: pb.Container, asked: list[pb.Mount], image_volumes: list[str],
                         created_anon: list[str], rootfs_mounts: list[ipb.Mount]) -> None:

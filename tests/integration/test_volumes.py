@@ -201,3 +201,29 @@ def test_volume_survives_restart_and_df_counts_what_prune_frees(fresh_engine: En
         assert pruned.strip().splitlines()[-1] == f"Total reclaimed space: {reclaimable.split(' ')[0]}"
     finally:
         eng.ctl("rm", "-f", "-v", cid)
+
+
+def test_volumes_from(engine: Engine, tmp_path: object) -> None:
+    vol, host = _name("vf"), str(tmp_path)
+    src = engine.ctl("create", "--name", _name("vf-src"), "-v", f"{vol}:/data", "-v", f"{host}:/hostdir",
+                     "busybox", "true", check=True).stdout.strip()
+    try:
+        engine.ctl("run", "--rm", "--volumes-from", src, "busybox", "sh", "-c",
+                   "echo shared > /data/f; echo bound > /hostdir/g", check=True)
+        with open(os.path.join(host, "g")) as f:
+            assert f.read() == "bound\n"
+        res = engine.ctl("run", "--rm", "--volumes-from", f"{src}:ro", "busybox", "sh", "-c",
+                         "cat /data/f; touch /data/x")
+        assert res.stdout == "shared\n" and res.returncode != 0 and "Read-only" in res.stderr
+        # a mount of the new container's own wins over the one it would take
+        own = engine.ctl("run", "--rm", "--volumes-from", src, "--tmpfs", "/data", "busybox", "ls", "/data",
+                         check=True)
+        assert own.stdout == ""
+        bad = engine.ctl("run", "--rm", "--volumes-from", "no-such-ctr-vf", "busybox", "true")
+        assert bad.returncode == 125 and "no-such-ctr-vf" in bad.stderr
+        bad = engine.ctl("run", "--rm", "--volumes-from", f"{src}:rx", "busybox", "true")
+        assert bad.returncode == 125 and "invalid --volumes-from" in bad.stderr
+        assert engine.ctl("volume", "rm", vol).returncode != 0  # still in use by src
+    finally:
+        engine.ctl("rm", "-f", src)
+        engine.ctl("volume", "rm", "-f", vol)
