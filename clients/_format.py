@@ -40,14 +40,17 @@ def ago(ns: int) -> str:
     return human_duration(time.time() - ns / 1e9) + " ago"
 
 
-def human_size(size: float) -> str:
-    """go-units HumanSize: decimal units, 3 significant digits ("4.26MB")."""
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units HumanSizeWithPrecision: decimal units, `precision` significant digits ("4.26MB").
+
+    docker's image lists use 3 digits; go-units' HumanSize (df, prune, progress) uses 4.
+    """
     units = ["B", "kB", "MB", "GB", "TB", "PB"]
     i = 0
     while size >= 1000 and i < len(units) - 1:
         size /= 1000.0
         i += 1
-    return f"{size:.3g}{units[i]}"
+    return f"{size:.{precision}g}{units[i]}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

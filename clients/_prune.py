@@ -17,13 +17,8 @@ from pallet.client.cli import CLIError
 
 
 def human_size(size: float, precision: int = 4) -> str:
-    """go-units HumanSizeWithPrecision (HumanSize is precision 4)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{units[i]}"
+    """go-units HumanSize (4 significant digits), as df and prune print sizes."""
+    return _format.human_size(size, precision)
 
 
 def confirm(warning: str) -> bool:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from pallet.client import _auth
+from pallet.client import _auth, _format
 from pallet.client._conn import client
 from pallet.client.cli import CLIError
 
@@ -94,21 +94,13 @@ def _display_server(server: str) -> str:
 # -- progress -----------------------------------------------------------------------------------
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.4g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n}B"
-
-
 def _bar(current: int, total: int, width: int = 50) -> str:
     if total <= 0:
         return ""
     filled = min(width, int(width * current / total))
     arrow = ">" if filled < width else ""
     return f"[{'=' * max(0, filled - (1 if arrow else 0))}{arrow}{' ' * (width - filled)}] " \
-           f"{_human(current)}/{_human(total)}"
+           f"{_format.human_size(current, 4)}/{_format.human_size(total, 4)}"
 
 
 class Progress:
