@@ -41,6 +41,10 @@ class PermissionDenied(PalletError):
     code_name, code = "PERMISSION_DENIED", 7
 
 
+class ResourceExhausted(PalletError):
+    code_name, code = "RESOURCE_EXHAUSTED", 8
+
+
 class FailedPrecondition(PalletError):
     code_name, code = "FAILED_PRECONDITION", 9
 
@@ -61,6 +65,7 @@ _BY_CODE: dict[int, type[PalletError]] = {
         NotFound,
         AlreadyExists,
         PermissionDenied,
+        ResourceExhausted,
         FailedPrecondition,
         Internal,
         Unavailable,

@@ -18,6 +18,7 @@ TARGETS = {
     "pallet/engine/v1": ("services/engine/v1", True),
     "pallet/images/v1": ("services/imagesvc/v1", True),
     "pallet/registry/v1": ("services/registry/v1", True),
+    "pallet/net/v1": ("services/netsvc/v1", True),
     # The shim never imports grpc, so it gets messages only.
     "pallet/shim/v1": ("shim/v1", False),
 }

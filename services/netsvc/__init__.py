@@ -1,0 +1,1 @@
+"""pallet-netsvc: networks, sandboxes (network namespaces), IPAM, NAT, published ports and DNS."""

@@ -1,0 +1,3 @@
+from pallet.net.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,656 @@
+"""NetworkManager: networks, endpoints and sandboxes, the logic behind netsvc's API.
+
+A container's life on the network:
+- Attach (at create, or `network connect`): an endpoint with addresses from
+  IPAM is recorded; it lasts until Detach or Release.
+- Setup (each start): a namespace bind-mounted under <exec-root>/netns, one
+  veth per endpoint (eth0, eth1, ... in attach order), published ports (held
+  host ports + DNAT rules) and, on user-defined networks, a DNS server at
+  127.0.0.11 inside the namespace.
+- Teardown (each exit): all of that goes; the endpoints stay.
+Every step is recorded so that a restarted netsvc picks the running
+sandboxes up again and removes what a crash left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from pallet import errors, log, resolvconf
+from pallet.net import _ipam, _netns
+from pallet.net._links import Links, Wiring, veth_name
+from pallet.net._nat import Firewall, PortBinding
+from pallet.net._ports import PortReservations
+from pallet.net._store import NetStore
+from pallet.net.v1 import net_pb2 as pb
+
+BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+MTU_OPT = "com.docker.network.driver.mtu"
+MASQ_OPT = "com.docker.network.bridge.enable_ip_masquerade"
+PREDEFINED = ("bridge", "host", "none")
+MIN_ID_PREFIX = 12
+
+
+@dataclass
+class Config:
+    """What netsvc is started with."""
+
+    exec_root: str
+    tag: str = "PALLET"
+    bridge: str = "pallet0"
+    bip: str = ""  # default bridge's gateway/prefix (dockerd --bip); chosen when empty
+    pools: list[tuple[str, int]] = field(default_factory=lambda: list(_ipam.DEFAULT_POOLS))
+    mtu: int = 1500
+    resolv_conf: str = "/etc/resolv.conf"
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def _mac_for(ipv4: str) -> str:
+    """Docker's scheme: 02:42 and the IPv4 address; random (locally administered) without one."""
+    raw = bytes([0x02, 0x42]) + (ipaddress.IPv4Address(ipv4).packed if ipv4 else os.urandom(4))
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _labels_match(labels: Any, wanted: list[str], negate: bool = False) -> bool:
+    for w in wanted:
+        k, eq, v = w.partition("=")
+        hit = k in labels and (not eq or labels[k] == v)
+        if hit == negate:
+            return False
+    return True
+
+
+def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in filters:
+        key, eq, value = f.partition("=")
+        if key.endswith("!") and eq:
+            key, value = key[:-1] + "!", value
+        if not eq:
+            raise errors.InvalidArgument(f"bad filter {f!r}: want KEY=VALUE")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+class NetworkManager:
+    def __init__(self, store: NetStore, cfg: Config, dns_factory: Callable[[NetworkManager], Any] | None = None
+                 ) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.log = log.get("netsvc")
+        self.links = Links(cfg.tag)
+        self.fw = Firewall(cfg.tag, ipv6=True)
+        self.ports = PortReservations()
+        self.netns_dir = os.path.join(cfg.exec_root, "netns")
+        self._lock = threading.RLock()
+        self.dns = dns_factory(self) if dns_factory else None
+        self._dns_on: set[str] = set()
+
+    def close(self) -> None:
+        if self.dns is not None:
+            self.dns.close()
+        self.ports.close()
+        self.links.close()
+
+    # -- start and recovery ------------------------------------------------------
+
+    def start(self) -> None:
+        """Predefined networks, every bridge and rule in place, sandboxes picked up, leaks removed."""
+        os.makedirs(self.netns_dir, mode=0o711, exist_ok=True)
+        self.fw.setup()
+        with contextlib.suppress(OSError), open("/proc/sys/net/ipv4/ip_forward", "r+") as f:
+            if f.read().strip() != "1":
+                self.log.info("enabling IPv4 forwarding (net.ipv4.ip_forward=1) for bridge networks")
+                f.seek(0)
+                f.write("1")
+        self._ensure_predefined()
+        networks = self.store.networks()
+        for net in networks:
+            if net.driver == "bridge":
+                self._bring_up(net)
+        known = {n.bridge for n in networks if n.bridge}
+        for name in self.links.owned_bridges():
+            if name not in known:
+                self.log.warning("removing a leaked bridge", bridge=name)
+                self.links.delete(name)
+        for sb in self.store.sandboxes():
+            self._recover_sandbox(sb)
+        live = {sb.container_id for sb in self.store.sandboxes()}
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(self.netns_dir):
+                if name not in live:
+                    self.log.warning("removing a leaked network namespace", container=name)
+                    _netns.remove(os.path.join(self.netns_dir, name))
+        self._remove_leaked_veths()
+        keep = {ip for sb in self.store.sandboxes() for ip in self._port_ips(sb)}
+        self.fw.flush_ports_except(keep)
+
+    def cleanup(self) -> None:
+        """Remove every namespace, veth, bridge and rule of this instance (records stay)."""
+        with self._lock:
+            for sb in self.store.sandboxes():
+                self._teardown(sb)
+            for net in self.store.networks():
+                if net.bridge:
+                    self.links.delete(net.bridge)
+            for name in self.links.owned_bridges():
+                self.links.delete(name)
+            self.fw.teardown()
+            with contextlib.suppress(FileNotFoundError):
+                for name in os.listdir(self.netns_dir):
+                    _netns.remove(os.path.join(self.netns_dir, name))
+
+    def _ensure_predefined(self) -> None:
+        have = {n.name for n in self.store.networks()}
+        for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
+            if name in have:
+                continue
+            net = pb.Network(id=os.urandom(32).hex(), name=name, driver=driver, scope="local", created=_now())
+            if driver == "bridge":
+                net.is_default = True
+                net.bridge = self.cfg.bridge
+                net.options[BRIDGE_NAME_OPT] = self.cfg.bridge
+                if self.cfg.bip:
+                    iface = ipaddress.ip_interface(self.cfg.bip)
+                    net.ipam.add(subnet=str(iface.network), gateway=str(iface.ip))
+                else:
+                    subnet = _ipam.choose_subnet(self.cfg.pools, self._taken_subnets())
+                    net.ipam.add(subnet=str(subnet), gateway=str(next(subnet.hosts())))
+            self.store.add_network(net)
+            self.log.info("created predefined network", name=name, ipam=[c.subnet for c in net.ipam])
+
+    def _taken_subnets(self) -> list[Any]:
+        taken = self.links.routes()
+        taken += [ipaddress.ip_network(c.subnet) for n in self.store.networks() for c in n.ipam]
+        return taken
+
+    def _bring_up(self, net: pb.Network) -> None:
+        addrs = [f"{c.gateway}/{ipaddress.ip_network(c.subnet).prefixlen}" for c in net.ipam]
+        mtu = int(net.options.get(MTU_OPT) or self.cfg.mtu)
+        self.links.ensure_bridge(net.bridge, addrs, mtu)
+        for c in net.ipam:
+            self.fw.add_network(net.bridge, c.subnet, net.internal, self._masquerade(net))
+
+    @staticmethod
+    def _masquerade(net: pb.Network) -> bool:
+        return net.options.get(MASQ_OPT, "true").lower() != "false"
+
+    def _recover_sandbox(self, sb: pb.Sandbox) -> None:
+        if not _netns.is_mounted(sb.netns_path):
+            self.log.warning("dropping a sandbox whose namespace is gone", container=sb.container_id)
+            self._unpublish(sb)
+            self.store.delete_sandbox(sb.container_id)
+            return
+        try:
+            self.ports.reserve(sb.container_id, [PortBindingCopy(p) for p in sb.ports])
+        except errors.PalletError as exc:
+            self.log.warning("a published port could not be held again", container=sb.container_id,
+                             error=str(exc))
+        self._publish_rules(sb)
+        self._start_dns(sb)
+
+    def _remove_leaked_veths(self) -> None:
+        wired = {veth_name(ep.id) for sb in self.store.sandboxes()
+                 for ep in self.store.endpoints(container_id=sb.container_id)}
+        ours = {n.bridge for n in self.store.networks() if n.bridge}
+        for name in self.links.veths():
+            if name not in wired and self.links.master_of(name) in ours:
+                self.log.warning("removing a leaked veth", veth=name)
+                self.links.delete(name)
+
+    # -- networks ------------------------------------------------------------------
+
+    def create(self, req: pb.CreateNetworkRequest) -> pb.Network:
+        driver = req.driver or "bridge"
+        if driver != "bridge":
+            raise errors.InvalidArgument(f"plugin \"{driver}\" not found: the only network driver that creates "
+                                         "networks here is bridge")
+        name = req.name
+        if not name or not all(ch.isalnum() or ch in "_.-" for ch in name) or not name[0].isalnum():
+            raise errors.InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' and '-'")
+        if name in PREDEFINED:
+            raise errors.FailedPrecondition(f"{name} is a pre-defined network and cannot be created")
+        with self._lock:
+            net = pb.Network(id=os.urandom(32).hex(), name=name, driver=driver, scope="local", created=_now(),
+                             internal=req.internal, enable_ipv6=req.enable_ipv6)
+            net.options.update(req.options)
+            net.labels.update(req.labels)
+            net.bridge = req.options.get(BRIDGE_NAME_OPT) or f"pl-{net.id[:12]}"
+            if len(net.bridge) > 15:
+                raise errors.InvalidArgument(f"bridge name {net.bridge!r} is longer than 15 characters")
+            if any(n.bridge == net.bridge for n in self.store.networks()) or self.links.exists(net.bridge):
+                raise errors.AlreadyExists(f"bridge {net.bridge} already exists on this host")
+            if MTU_OPT in net.options and not net.options[MTU_OPT].isdigit():
+                raise errors.InvalidArgument(f"invalid {MTU_OPT} {net.options[MTU_OPT]!r}: want a number")
+            self._plan_ipam(net, list(req.ipam))
+            self.store.add_network(net)
+            try:
+                self._bring_up(net)
+            except BaseException:
+                self._drop_network(net)
+                raise
+        self.log.info("network created", id=net.id, name=name, bridge=net.bridge,
+                      subnets=[c.subnet for c in net.ipam])
+        return net
+
+    def _plan_ipam(self, net: pb.Network, asked: list[pb.IPAMConfig]) -> None:
+        taken = self._taken_subnets()
+        versions = set()
+        for c in asked:
+            subnet = _ipam.network(c.subnet) if c.subnet else None
+            if subnet is None:
+                raise errors.InvalidArgument("an IPAM config needs --subnet (gateway and ip-range go with it)")
+            for t in taken:
+                if t.version == subnet.version and t.overlaps(subnet):
+                    raise errors.FailedPrecondition(
+                        f"Pool overlaps with other one on this address space: {subnet} overlaps {t}")
+            gw, rng = _ipam.check_config(subnet, c.gateway, c.ip_range)
+            net.ipam.add(subnet=str(subnet), gateway=str(gw), ip_range=c.ip_range and str(rng))
+            taken.append(subnet)
+            versions.add(subnet.version)
+        if 4 not in versions:
+            subnet = _ipam.choose_subnet(self.cfg.pools, taken)
+            net.ipam.add(subnet=str(subnet), gateway=str(next(subnet.hosts())))
+        if 6 in versions and not net.enable_ipv6:
+            raise errors.InvalidArgument("an IPv6 subnet needs --ipv6")
+        if net.enable_ipv6 and 6 not in versions:
+            ula = _ipam.ula_subnet()
+            net.ipam.add(subnet=str(ula), gateway=str(next(ula.hosts())))
+
+    def _drop_network(self, net: pb.Network) -> None:
+        for c in net.ipam:
+            with contextlib.suppress(Exception):
+                self.fw.remove_network(net.bridge, c.subnet, net.internal, self._masquerade(net))
+        self.links.delete(net.bridge)
+        with contextlib.suppress(errors.PalletError):
+            self.store.delete_network(net.id)
+
+    def inspect(self, ref: str) -> pb.Network:
+        net = self.store.resolve_network(ref)
+        net.endpoints.extend(self.store.endpoints(network_id=net.id))
+        return net
+
+    def list_networks(self, filters: list[str]) -> list[pb.Network]:
+        f = _parse_filters(filters)
+        out = []
+        for net in self.store.networks():
+            net.endpoints.extend(self.store.endpoints(network_id=net.id))
+            if self._matches(net, f):
+                out.append(net)
+        return out
+
+    @staticmethod
+    def _matches(net: pb.Network, f: dict[str, list[str]]) -> bool:
+        for key, values in f.items():
+            if key == "name" and not any(v in net.name for v in values):
+                return False
+            if key == "id" and not any(net.id.startswith(v) for v in values):
+                return False
+            if key == "driver" and net.driver not in values:
+                return False
+            if key == "label" and not _labels_match(net.labels, values):
+                return False
+            if key == "label!" and not _labels_match(net.labels, values, negate=True):
+                return False
+            if key == "type" and ("builtin" if net.name in PREDEFINED else "custom") not in values:
+                return False
+            if key == "dangling" and (len(net.endpoints) == 0 and net.name not in PREDEFINED) != (
+                    values[-1].lower() in ("true", "1")):
+                return False
+            if key not in ("name", "id", "driver", "label", "label!", "type", "dangling", "scope"):
+                raise errors.InvalidArgument(f"invalid filter '{key}'")
+        return True
+
+    def remove(self, ref: str) -> str:
+        with self._lock:
+            net = self.store.resolve_network(ref)
+            if net.name in PREDEFINED:
+                raise errors.FailedPrecondition(f"{net.name} is a pre-defined network and cannot be removed")
+            users = self.store.endpoints(network_id=net.id)
+            if users:
+                names = ", ".join(ep.container_name or ep.container_id[:12] for ep in users)
+                raise errors.FailedPrecondition(
+                    f"error while removing network: network {net.name} id {net.id} has active endpoints "
+                    f"({names}); disconnect or remove those containers first")
+            self._drop_network(net)
+        self.log.info("network removed", id=net.id, name=net.name)
+        return net.id
+
+    def prune(self, filters: list[str]) -> list[str]:
+        f = _parse_filters(filters)
+        until = f.pop("until", [])
+        deleted = []
+        for net in self.list_networks([]):
+            if net.name in PREDEFINED or net.endpoints or not self._matches(net, f):
+                continue
+            if until and net.created.seconds >= _until(until[-1]):
+                continue
+            with contextlib.suppress(errors.PalletError):
+                self.remove(net.id)
+                deleted.append(net.name)
+        return deleted
+
+    # -- endpoints -------------------------------------------------------------------
+
+    def attach(self, req: pb.AttachRequest) -> pb.Endpoint:
+        with self._lock:
+            net = self.store.resolve_network(req.network)
+            if net.driver != "bridge":
+                raise errors.InvalidArgument(
+                    f"container cannot be connected to network {net.name}: use --network {net.name} at create")
+            ep = pb.Endpoint(id=os.urandom(32).hex(), network_id=net.id, network_name=net.name,
+                             container_id=req.container_id, container_name=req.container_name)
+            if req.aliases and net.is_default:
+                raise errors.InvalidArgument("network-scoped aliases are only supported for user-defined networks")
+            if (req.ipv4_address or req.ipv6_address) and net.is_default:
+                raise errors.InvalidArgument("user specified IP address is supported on user defined networks only")
+            ep.aliases.extend(req.aliases)
+            ipv4, ipv6 = self._addresses(net, req)
+            for c in net.ipam:
+                prefix = ipaddress.ip_network(c.subnet).prefixlen
+                if ipv4 and ipaddress.ip_address(ipv4) in ipaddress.ip_network(c.subnet):
+                    ep.ipv4_address, ep.ipv4_gateway = f"{ipv4}/{prefix}", c.gateway
+                if ipv6 and ipaddress.ip_address(ipv6) in ipaddress.ip_network(c.subnet):
+                    ep.ipv6_address, ep.ipv6_gateway = f"{ipv6}/{prefix}", c.gateway
+            ep.mac_address = (req.mac_address or _mac_for(ipv4 or "")).lower()
+            if not net.is_default:
+                ep.dns_names.extend(dict.fromkeys([n for n in (req.container_name, *req.aliases,
+                                                               req.container_id[:12]) if n]))
+            self.store.add_endpoint(ep, ipv4, ipv6)
+            sb = self.store.sandbox(req.container_id)
+            if sb is not None:
+                try:
+                    self._wire_live(sb, ep)
+                except BaseException:
+                    self.store.delete_endpoint(ep.id)
+                    raise
+        self.log.info("endpoint attached", container=req.container_id, network=net.name,
+                      ipv4=ep.ipv4_address, ipv6=ep.ipv6_address, live=sb is not None)
+        return ep
+
+    def _addresses(self, net: pb.Network, req: pb.AttachRequest) -> tuple[str | None, str | None]:
+        taken4, taken6, last4, last6 = self.store.taken(net.id)
+        out: dict[int, str | None] = {4: None, 6: None}
+        for c in net.ipam:
+            subnet = ipaddress.ip_network(c.subnet)
+            gw = ipaddress.ip_address(c.gateway)
+            rng = ipaddress.ip_network(c.ip_range) if c.ip_range else subnet
+            want = req.ipv4_address if subnet.version == 4 else req.ipv6_address
+            taken = {ipaddress.ip_address(a) for a in (taken4 if subnet.version == 4 else taken6)} | {gw}
+            if want:
+                addr = _ipam.address(want, "IP address")
+                if addr not in subnet:
+                    raise errors.InvalidArgument(f"address {addr} is not in network {net.name}'s subnet {subnet}")
+                if addr in taken or addr in (subnet.network_address, subnet.broadcast_address):
+                    raise errors.AlreadyExists(f"Address already in use: {addr} on network {net.name}")
+            else:
+                last = last4 if subnet.version == 4 else last6
+                addr = _ipam.allocate(subnet, rng, taken, ipaddress.ip_address(last) if last else None)
+            out[subnet.version] = str(addr)
+        return out[4], out[6]
+
+    def detach(self, cid: str, network: str, force: bool = False) -> None:
+        with self._lock:
+            try:
+                net = self.store.resolve_network(network)
+            except errors.NotFound:
+                if force:
+                    return
+                raise
+            eps = [ep for ep in self.store.endpoints(container_id=cid) if ep.network_id == net.id]
+            if not eps:
+                if force:
+                    return
+                raise errors.NotFound(f"container {cid[:12]} is not connected to network {net.name}")
+            ep = eps[0]
+            sb = self.store.sandbox(cid)
+            if sb is not None:
+                self._unwire_live(sb, ep)
+            self.store.delete_endpoint(ep.id)
+        self.log.info("endpoint detached", container=cid, network=net.name)
+
+    # -- sandboxes -------------------------------------------------------------------
+
+    def setup(self, req: pb.SetupRequest) -> pb.Sandbox:
+        cid = req.container_id
+        with self._lock:
+            sb = self.store.sandbox(cid)
+            if sb is not None and _netns.is_mounted(sb.netns_path):
+                return self._with_endpoints(sb)
+            if sb is not None:
+                self._teardown(sb)
+            path = os.path.join(self.netns_dir, cid)
+            sb = pb.Sandbox(container_id=cid, netns_path=path, dns=list(req.dns))
+            if os.path.lexists(path):
+                _netns.remove(path)
+            _netns.create(path)
+            try:
+                self.links.loopback_up(path)
+                eps = self.store.endpoints(container_id=cid)
+                gateway_taken = False
+                for i, ep in enumerate(eps):
+                    gateway_taken |= self._wire(sb, ep, f"eth{i}", not gateway_taken)
+                if req.ports:
+                    self._publish(sb, eps, list(req.ports))
+                self.store.put_sandbox(sb)
+                self._start_dns(sb)
+            except BaseException:
+                self._teardown(sb)
+                raise
+        self.log.info("sandbox set up", container=cid, netns=path, endpoints=len(eps), ports=len(sb.ports))
+        return self._with_endpoints(sb)
+
+    def _with_endpoints(self, sb: pb.Sandbox) -> pb.Sandbox:
+        out = pb.Sandbox()
+        out.CopyFrom(sb)
+        out.endpoints.extend(self.store.endpoints(container_id=sb.container_id))
+        return out
+
+    def _wire(self, sb: pb.Sandbox, ep: pb.Endpoint, ifname: str, may_route: bool) -> bool:
+        """Put ep into the sandbox; True when it gave the default route."""
+        net = self.store.network(ep.network_id)
+        if net is None:
+            raise errors.NotFound(f"network {ep.network_name} of container {ep.container_id[:12]} is gone")
+        route = may_route and not net.internal
+        mtu = int(net.options.get(MTU_OPT) or self.cfg.mtu)
+        self.links.wire(sb.netns_path, Wiring(
+            host_ifname=veth_name(ep.id), ifname=ifname, bridge=net.bridge, mac=ep.mac_address,
+            ipv4=ep.ipv4_address, ipv6=ep.ipv6_address, mtu=mtu,
+            gateway4=ep.ipv4_gateway if route else "", gateway6=ep.ipv6_gateway if route else ""))
+        ep.interface = ifname
+        self.store.put_endpoint(ep)
+        return route
+
+    def _wire_live(self, sb: pb.Sandbox, ep: pb.Endpoint) -> None:
+        have = set(self.links.ifnames_in(sb.netns_path))
+        ifname = next(f"eth{i}" for i in range(len(have) + 1) if f"eth{i}" not in have)
+        others = [e for e in self.store.endpoints(container_id=sb.container_id) if e.id != ep.id]
+        routed = any(self._routes(e) for e in others)
+        self._wire(sb, ep, ifname, not routed)
+        self._start_dns(sb)
+
+    def _routes(self, ep: pb.Endpoint) -> bool:
+        net = self.store.network(ep.network_id)
+        return bool(ep.interface) and net is not None and not net.internal
+
+    def _unwire_live(self, sb: pb.Sandbox, ep: pb.Endpoint) -> None:
+        target = self._port_target(sb)
+        if sb.ports and target and target[1] == ep.ipv4_address.split("/")[0]:
+            # Docker keeps ports on the endpoint they were published on: they go with it.
+            self._unpublish(sb)
+            self.ports.release(sb.container_id)
+            del sb.ports[:]
+            self.store.put_sandbox(sb)
+        self.links.delete(veth_name(ep.id))
+        rest = [e for e in self.store.endpoints(container_id=sb.container_id) if e.id != ep.id]
+        for e in rest:
+            net = self.store.network(e.network_id)
+            if net is not None and not net.internal and e.interface:
+                self.links.default_route(sb.netns_path, e.interface, e.ipv4_gateway, e.ipv6_gateway)
+                break
+
+    def _publish(self, sb: pb.Sandbox, eps: list[pb.Endpoint], ports: list[pb.PortBinding]) -> None:
+        target = next((ep for ep in eps if ep.ipv4_address and self._routes(ep)), None)
+        if target is None:
+            self.log.info("ports not published: the container has no network with outside access",
+                          container=sb.container_id)
+            return
+        sb.ports.extend(self.ports.reserve(sb.container_id, ports))
+        self._publish_rules(sb)
+
+    def _port_target(self, sb: pb.Sandbox) -> tuple[str, str] | None:
+        """(bridge, container IPv4) the sandbox's ports go to: its first routed endpoint."""
+        for ep in self.store.endpoints(container_id=sb.container_id):
+            net = self.store.network(ep.network_id)
+            if ep.ipv4_address and net is not None and not net.internal:
+                return net.bridge, ep.ipv4_address.split("/")[0]
+        return None
+
+    def _port_ips(self, sb: pb.Sandbox) -> list[str]:
+        target = self._port_target(sb)
+        return [target[1]] if target and sb.ports else []
+
+    def _bindings(self, sb: pb.Sandbox) -> list[PortBinding]:
+        return [PortBinding(proto=p.protocol, host_ip=p.host_ip, host_port=p.host_port,
+                            container_port=p.container_port) for p in sb.ports]
+
+    def _publish_rules(self, sb: pb.Sandbox) -> None:
+        target = self._port_target(sb)
+        if target and sb.ports:
+            self.fw.add_ports(target[0], target[1], self._bindings(sb))
+
+    def _unpublish(self, sb: pb.Sandbox) -> None:
+        target = self._port_target(sb)
+        if target and sb.ports:
+            with contextlib.suppress(Exception):
+                self.fw.remove_ports(target[0], target[1], self._bindings(sb))
+
+    def _start_dns(self, sb: pb.Sandbox) -> None:
+        if self.dns is None or not self._resolvable_networks(sb.container_id):
+            return
+        if sb.container_id in self._dns_on:
+            return
+        from pallet.net._dns import bind_in_netns
+
+        try:
+            udp, tcp = bind_in_netns(sb.netns_path)
+        except OSError as exc:
+            self.log.warning("embedded DNS not available in the sandbox", container=sb.container_id,
+                             error=str(exc))
+            return
+        self.dns.add(sb.container_id, udp, tcp)
+        self._dns_on.add(sb.container_id)
+
+    def teardown(self, cid: str) -> None:
+        with self._lock:
+            sb = self.store.sandbox(cid)
+            if sb is not None:
+                self._teardown(sb)
+                self.log.info("sandbox torn down", container=cid)
+
+    def _teardown(self, sb: pb.Sandbox) -> None:
+        if self.dns is not None and sb.container_id in self._dns_on:
+            self.dns.remove(sb.container_id)
+            self._dns_on.discard(sb.container_id)
+        self._unpublish(sb)
+        self.ports.release(sb.container_id)
+        for ep in self.store.endpoints(container_id=sb.container_id):
+            self.links.delete(veth_name(ep.id))
+            if ep.interface:
+                ep.interface = ""
+                self.store.put_endpoint(ep)
+        _netns.remove(sb.netns_path)
+        self.store.delete_sandbox(sb.container_id)
+
+    def get(self, cid: str) -> pb.Sandbox:
+        sb = self.store.sandbox(cid)
+        if sb is None:
+            sb = pb.Sandbox(container_id=cid)
+        return self._with_endpoints(sb)
+
+    def release(self, cid: str) -> None:
+        with self._lock:
+            self.teardown(cid)
+            for ep in self.store.endpoints(container_id=cid):
+                self.store.delete_endpoint(ep.id)
+
+    def reconcile(self, existing: set[str], running: set[str]) -> tuple[list[str], list[str]]:
+        removed_sb, removed_ep = [], []
+        with self._lock:
+            for sb in self.store.sandboxes():
+                if sb.container_id not in running:
+                    self._teardown(sb)
+                    removed_sb.append(sb.container_id)
+            for cid in self.store.container_ids() - existing:
+                for ep in self.store.endpoints(container_id=cid):
+                    self.store.delete_endpoint(ep.id)
+                    removed_ep.append(ep.id)
+        if removed_sb or removed_ep:
+            self.log.info("reconciled with the engine", sandboxes=removed_sb, endpoints=len(removed_ep))
+        return removed_ep, removed_sb
+
+    # -- the embedded DNS server's view ---------------------------------------------------
+
+    def _resolvable_networks(self, cid: str) -> set[str]:
+        out = set()
+        for ep in self.store.endpoints(container_id=cid):
+            net = self.store.network(ep.network_id)
+            if net is not None and not net.is_default:
+                out.add(net.id)
+        return out
+
+    def lookup(self, sandbox: str, name: str, qtype: str) -> list[str] | None:
+        nets = self._resolvable_networks(sandbox)
+        found = False
+        out: list[str] = []
+        for nid in nets:
+            for ep in self.store.endpoints(network_id=nid):
+                if name in ep.dns_names or (len(name) >= MIN_ID_PREFIX and ep.container_id.startswith(name)):
+                    found = True
+                    addr = ep.ipv4_address if qtype == "A" else ep.ipv6_address
+                    if addr:
+                        out.append(addr.split("/")[0])
+        return out if found else None
+
+    def reverse(self, sandbox: str, ip: str) -> str | None:
+        for nid in self._resolvable_networks(sandbox):
+            net = self.store.network(nid)
+            for ep in self.store.endpoints(network_id=nid):
+                if ip in (ep.ipv4_address.split("/")[0], ep.ipv6_address.split("/")[0]):
+                    return f"{ep.container_name}.{net.name if net else ''}".rstrip(".")
+        return None
+
+    def upstreams(self, sandbox: str) -> list[str]:
+        sb = self.store.sandbox(sandbox)
+        host = resolvconf.host_upstreams(self.cfg.resolv_conf)
+        return resolvconf.upstreams_for(host, list(sb.dns) if sb else [])
+
+
+def PortBindingCopy(p: pb.PortBinding) -> pb.PortBinding:  # noqa: N802 - a constructor
+    """The binding to hold again after a restart: exactly the port it had."""
+    return pb.PortBinding(protocol=p.protocol, container_port=p.container_port, host_ip=p.host_ip,
+                          host_port=p.host_port)
+
+
+def _until(value: str) -> float:
+    """A prune `until` filter: a timestamp or a Go duration such as 24h or 90m."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    if value and value[-1] in units and value[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    try:
+        return float(value)
+    except ValueError:
+        raise errors.InvalidArgument(f"invalid until filter {value!r}: want a timestamp or a duration") from None

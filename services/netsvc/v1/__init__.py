@@ -1,0 +1,1 @@
+"""Generated from protos/pallet/net/v1 by `make protos`."""
