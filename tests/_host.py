@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 MNT_DETACH = 2
@@ -84,9 +85,17 @@ def remove_cgroup(parent: str) -> None:
                     time.sleep(0.05)
 
 
+def net_cleanup(data_root: str, exec_root: str) -> None:
+    """Remove the bridges, veths, namespaces and iptables chains a netsvc on these roots made."""
+    if os.path.isdir(os.path.join(data_root, "network")):
+        subprocess.run([sys.executable, "-m", "pallet.net", "--root", data_root, "--exec-root", exec_root,
+                        "--cleanup"], capture_output=True, check=False, timeout=60)
+
+
 def teardown_roots(tmp: str, runtime_root: str, cgroup_parent: str) -> None:
     kill_runtime_containers(runtime_root)
     kill_processes_mentioning(tmp)
+    net_cleanup(os.path.join(tmp, "data"), os.path.join(tmp, "exec"))
     umount_under(tmp)
     remove_cgroup(cgroup_parent)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -54,6 +54,8 @@ class SpecInput:
     hosts_path: str
     resolv_conf_path: str
     readonly_rootfs: bool = False
+    # A network namespace to join (netsvc's sandbox, another container's); "" makes a new one.
+    netns_path: str = ""
     # Volumes, binds and tmpfs mounts (OCI mount objects), after the defaults.
     mounts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -84,7 +86,7 @@ def build(inp: SpecInput) -> dict[str, Any]:
     """The config.json for a container's bundle (root.path is "rootfs")."""
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if inp.network_mode != "host":
-        namespaces.append({"type": "network"})
+        namespaces.append({"type": "network", **({"path": inp.netns_path} if inp.netns_path else {})})
     mounts = [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
         _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pallet import errors, log, signals
-from pallet.engine import _attach, _logs, _names, _restart, _rootfs, _security, _spec, _volumes
+from pallet.engine import _attach, _logs, _names, _network, _restart, _rootfs, _security, _spec, _volumes
 from pallet.engine._events import EventBus
 from pallet.engine._oom import OomWatcher
 from pallet.engine._store import ContainerStore
@@ -76,41 +76,6 @@ def _now_ts() -> Any:
     return ts
 
 
-def _host_resolv_conf(keep_local: bool) -> bytes:
-    try:
-        with open("/etc/resolv.conf", "rb") as f:
-            lines = f.read().decode(errors="replace").splitlines()
-    except OSError:
-        lines = []
-    out = []
-    for line in lines:
-        parts = line.split()
-        if not keep_local and len(parts) >= 2 and parts[0] == "nameserver" and (
-            parts[1].startswith("127.") or parts[1] == "::1"
-        ):
-            continue
-        out.append(line)
-    return ("\n".join(out) + "\n").encode()
-
-
-def _hosts_file(hostname: str, network_mode: str) -> bytes:
-    if network_mode == "host":
-        try:
-            with open("/etc/hosts", "rb") as f:
-                return f.read()
-        except OSError:
-            pass
-    return (
-        "127.0.0.1\tlocalhost\n"
-        "::1\tlocalhost ip6-localhost ip6-loopback\n"
-        "fe00::0\tip6-localnet\n"
-        "ff00::0\tip6-mcastprefix\n"
-        "ff02::1\tip6-allnodes\n"
-        "ff02::2\tip6-allrouters\n"
-        f"127.0.1.1\t{hostname}\n"
-    ).encode()
-
-
 class ContainerManager:
     def __init__(
         self, store: ContainerStore, images: ImageBackend, paths: Paths, runtime: RuntimeConfig
@@ -136,6 +101,7 @@ class ContainerManager:
         self.oom = OomWatcher(self.emit, self.cgroups_path)  # `oom` events while containers run
         self.started_hooks.append(self.oom.watch)
         self.volumes: _volumes.VolumeStore | None = None  # set by palletd (main.py)
+        self.net: _network.EngineNetworks | None = None  # set by palletd (main.py)
 
     def volume_users(self, name: str) -> list[str]:
         """IDs of the containers whose mounts use the named volume."""
@@ -194,9 +160,6 @@ class ContainerManager:
     # -- create ------------------------------------------------------------
 
     def create(self, config: pb.ContainerConfig, name: str = "") -> pb.Container:
-        if config.network_mode not in ("", "none", "host", "default", "bridge"):
-            raise errors.InvalidArgument(
-                f"network {config.network_mode} not found (supported: none, host)")
         if config.working_dir and not config.working_dir.startswith("/"):
             raise errors.InvalidArgument(
                 f"the working directory '{config.working_dir}' is invalid, it needs to be an absolute path")
@@ -209,9 +172,13 @@ class ContainerManager:
                                          "(use json-file or none)")
         _logs.parse_log_opts(dict(config.log_config.config))
         _attach.parse_detach_keys(config.detach_keys)
-        hc_mode = "host" if config.network_mode == "host" else "none"
-        _security.validate(config.host_config, hc_mode)  # fills in dockerd's defaults too
+        mode, shared = self._network_mode(config)
+        mkind = _network.kind(mode)
+        _security.validate(config.host_config, "host" if mkind == "host" else "none")  # fills in defaults too
         _volumes.validate_mounts(config.mounts)
+        for spec in config.extra_hosts:
+            _network.parse_extra_host(spec)
+        _network.port_bindings(config, [])
         image = self.images.get_image(config.image)
         ic = image.config
         if config.entrypoint_set:
@@ -222,8 +189,10 @@ class ContainerManager:
             raise errors.InvalidArgument("no command specified")
 
         cid = os.urandom(32).hex()
-        network_mode = config.network_mode if config.network_mode in ("host", "none") else "none"
-        hostname = config.hostname or (socket.gethostname() if network_mode == "host" else cid[:12])
+        if shared is not None:
+            hostname = shared.config.hostname
+        else:
+            hostname = config.hostname or (socket.gethostname() if mkind == "host" else cid[:12])
         env = _merge_env(list(ic.env), list(config.env), hostname, config.tty)
 
         ctr = pb.Container(
@@ -239,7 +208,7 @@ class ContainerManager:
             driver="overlayfs",
         )
         ctr.config.CopyFrom(config)
-        ctr.config.network_mode = network_mode
+        ctr.config.network_mode = mode
         ctr.config.hostname = hostname
         if not ctr.config.stop_signal:
             ctr.config.stop_signal = ic.stop_signal or "SIGTERM"
@@ -251,9 +220,10 @@ class ContainerManager:
 
         cdir = self.paths.container_dir(cid)
         ctr.log_path = os.path.join(cdir, f"{cid}-json.log")
-        ctr.hostname_path = os.path.join(cdir, "hostname")
-        ctr.hosts_path = os.path.join(cdir, "hosts")
-        ctr.resolv_conf_path = os.path.join(cdir, "resolv.conf")
+        files = shared if shared is not None else None
+        ctr.hostname_path = files.hostname_path if files else os.path.join(cdir, "hostname")
+        ctr.hosts_path = files.hosts_path if files else os.path.join(cdir, "hosts")
+        ctr.resolv_conf_path = files.resolv_conf_path if files else os.path.join(cdir, "resolv.conf")
         ctr.bundle_path = self.paths.bundle(cid)
 
         names_given = bool(name)
@@ -263,39 +233,81 @@ class ContainerManager:
         asked = list(config.mounts)
         asked += self._volumes_from(list(config.volumes_from), {os.path.normpath(m.target) for m in asked})
         os.makedirs(cdir, mode=0o710, exist_ok=True)
+        created_anon: list[str] = []
+        added = False
         try:
-            write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
-            write_atomic(ctr.hosts_path, _hosts_file(hostname, network_mode))
-            write_atomic(ctr.resolv_conf_path, _host_resolv_conf(network_mode == "host"))
+            if files is None:
+                write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
+                write_atomic(ctr.hosts_path, _network.hosts_file(hostname, mode, [], list(config.extra_hosts)))
+                write_atomic(ctr.resolv_conf_path, _network.resolv_conf(mode, mode == "bridge", config))
             rootfs_mounts = self.images.prepare(cid, image.chain_id)
-            created_anon: list[str] = []
             # Volumes in use are decided under the volume lock: `volume rm` never
             # removes one between this container taking it and its record landing.
             vlock = self.volumes.lock if self.volumes is not None else contextlib.nullcontext()
-            try:
-                with vlock:
-                    self._resolve_mounts(ctr, asked, list(ic.volumes), created_anon,
-                                         rootfs_mounts)
-                    for attempt in range(20):
-                        try:
-                            self.store.add(ctr)
-                            break
-                        except errors.AlreadyExists:
-                            if names_given or attempt == 19:
-                                raise
-                            ctr.name = f"{_names.random_name()}{attempt}"
-            except BaseException:
-                self._remove_snapshot(cid)
-                for vol in created_anon:
-                    with contextlib.suppress(errors.PalletError, OSError):
-                        self._volume_store().remove(vol, force=True)
-                raise
+            with vlock:
+                self._resolve_mounts(ctr, asked, list(ic.volumes), created_anon, rootfs_mounts)
+                for attempt in range(20):
+                    try:
+                        self.store.add(ctr)
+                        added = True
+                        break
+                    except errors.AlreadyExists:
+                        if names_given or attempt == 19:
+                            raise
+                        ctr.name = f"{_names.random_name()}{attempt}"
+            if mkind == "network":
+                ep = self._net().attach(ctr, mode, config.endpoint)
+                ctr.network_settings.networks.append(ep)
+                self.store.put(ctr)
+                write_atomic(ctr.hosts_path, self._hosts(ctr))
         except BaseException:
+            if added:
+                self.store.delete(cid)
+                if mkind == "network" and self.net is not None:
+                    self.net.release(cid)
+            self._remove_snapshot(cid)
+            for vol in created_anon:
+                with contextlib.suppress(errors.PalletError, OSError):
+                    self._volume_store().remove(vol, force=True)
             shutil.rmtree(cdir, ignore_errors=True)
             raise
         self.log.info("container created", id=cid, name=ctr.name, image=config.image)
         self.emit("create", ctr)
         return ctr
+
+    def _net(self) -> _network.EngineNetworks:
+        if self.net is None:
+            raise errors.Unavailable("networking is not available: palletd runs without netsvc")
+        return self.net
+
+    def _network_mode(self, config: pb.ContainerConfig) -> tuple[str, pb.Container | None]:
+        """The normalized mode, and for container:X the container X whose namespace is shared."""
+        mode = _network.normalize(config.network_mode)
+        mkind = _network.kind(mode)
+        ep = config.endpoint
+        if (ep.ipv4_address or ep.ipv6_address or ep.aliases) and mkind != "network":
+            raise errors.InvalidArgument("--ip, --ip6 and --network-alias need a bridge or user-defined network")
+        if mkind == "network":
+            return self._net().check(mode), None
+        if mkind == "container":
+            if config.hostname:
+                raise errors.InvalidArgument("conflicting options: hostname and the network mode")
+            if config.port_bindings or config.publish_all_ports:
+                raise errors.InvalidArgument(
+                    "conflicting options: port publishing and the container type network mode")
+            if config.dns or config.extra_hosts or ep.mac_address:
+                raise errors.InvalidArgument(
+                    "conflicting options: dns, add-host and mac-address and the container type network mode")
+            other = self.store.resolve(mode[len(_network.CONTAINER_PREFIX):])
+            if _network.kind(other.config.network_mode) == "container":
+                raise errors.InvalidArgument(f"cannot join the network of container {other.name}: it shares "
+                                             "another container's network itself; join that one")
+            return _network.CONTAINER_PREFIX + other.id, other
+        return mode, None
+
+    def _hosts(self, ctr: pb.Container) -> bytes:
+        return _network.hosts_file(ctr.config.hostname, ctr.config.network_mode,
+                                   list(ctr.network_settings.networks), list(ctr.config.extra_hosts))
 
     def _volume_store(self) -> _volumes.VolumeStore:
         if self.volumes is None:
@@ -398,14 +410,48 @@ class ContainerManager:
                 self.log.exception("start hook failed", id=ctr.id)
 
     def _spawn(self, ctr: pb.Container) -> tuple[int, Any]:
-        from pallet.shim.client import start_shim
-
         bundle = self.paths.bundle(ctr.id)
         if os.path.isdir(bundle):
             for leftover in ("exit.json", "init.pid", "shim.pid", "shim.sock"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(bundle, leftover))
         os.makedirs(os.path.join(bundle, "rootfs"), mode=0o711, exist_ok=True)
+        netns = self._network_namespace(ctr)
+        try:
+            return self._spawn_in(ctr, bundle, netns)
+        except BaseException:
+            if _network.kind(ctr.config.network_mode) == "network":
+                self._net().teardown(ctr.id)
+                ctr.network_settings.sandbox_key = ""
+                del ctr.network_settings.ports[:]
+            raise
+
+    def _network_namespace(self, ctr: pb.Container) -> str:
+        """The namespace path the spec joins ("" for a new one, or none with host);
+        for networks, netsvc sets it up and ctr.network_settings records the result."""
+        mkind = _network.kind(ctr.config.network_mode)
+        if mkind == "container":
+            other = self.store.get(ctr.config.network_mode[len(_network.CONTAINER_PREFIX):])
+            if other is None or other.state.status not in LIVE_STATES or not other.state.pid:
+                raise errors.FailedPrecondition(
+                    f"cannot join network of a non running container: {ctr.config.network_mode}")
+            return f"/proc/{other.state.pid}/ns/net"
+        if mkind != "network":
+            return ""
+        exposed = list(self.images.get_image(ctr.image_id).config.exposed_ports) \
+            if ctr.config.publish_all_ports else []
+        sb = self._net().setup(ctr, exposed)
+        ns = ctr.network_settings
+        ns.sandbox_key = sb.netns_path
+        del ns.ports[:]
+        ns.ports.extend(sb.ports)
+        del ns.networks[:]
+        ns.networks.extend(sb.endpoints)
+        return sb.netns_path
+
+    def _spawn_in(self, ctr: pb.Container, bundle: str, netns: str) -> tuple[int, Any]:
+        from pallet.shim.client import start_shim
+
         mounts = self.images.mounts(ctr.id)
         dirs = _rootfs.layer_dirs([(m.type, m.source, list(m.options)) for m in mounts])
         uid, gid, extra = _rootfs.resolve_user(dirs, ctr.user) if ctr.user else (0, 0, [])
@@ -420,6 +466,7 @@ class ContainerManager:
                 hostname=ctr.config.hostname,
                 domainname=ctr.config.domainname,
                 network_mode=ctr.config.network_mode,
+                netns_path=netns,
                 cgroups_path=self.cgroups_path(ctr.id),
                 hostname_path=ctr.hostname_path,
                 hosts_path=ctr.hosts_path,
@@ -511,6 +558,10 @@ class ContainerManager:
             delay = self._plan_restart(ctr)
             if delay is not None:
                 ctr.state.status = Status.STATUS_RESTARTING
+            if _network.kind(ctr.config.network_mode) == "network":
+                self._net().teardown(cid)
+                ctr.network_settings.sandbox_key = ""
+                del ctr.network_settings.ports[:]
             self.store.put(ctr)
             self._release_shim(cid)
             self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
@@ -671,6 +722,8 @@ class ContainerManager:
         self._cancel_restart(cid)
         self._backoff.pop(cid, None)
         ctr = self.store.get(cid)
+        if ctr is not None and _network.kind(ctr.config.network_mode) == "network" and self.net is not None:
+            self.net.release(cid)
         self._remove_snapshot(cid)
         shutil.rmtree(self.paths.bundle(cid), ignore_errors=True)
         shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
@@ -867,6 +920,45 @@ class ContainerManager:
             self.store.put(ctr)
         self.emit("rename", ctr, oldName="/" + old)
 
+    # -- networks ------------------------------------------------------------
+
+    def connect(self, network: str, ref: str, epc: pb.EndpointConfig) -> None:
+        """`network connect`: one more endpoint, wired at once when the container runs."""
+        ctr = self.store.resolve(ref)
+        if _network.kind(ctr.config.network_mode) != "network":
+            raise errors.FailedPrecondition(
+                f"container {ctr.name} cannot be connected to a network: it uses network mode "
+                f"{ctr.config.network_mode.split(':')[0]}")
+        with self._lock(ctr.id):
+            ep = self._net().attach(ctr, network, epc)
+            latest = self.store.get(ctr.id) or ctr
+            latest.network_settings.networks.append(ep)
+            if latest.state.status in LIVE_STATES:
+                sb = self._net().client.get(ctr.id)
+                del latest.network_settings.networks[:]
+                latest.network_settings.networks.extend(sb.endpoints)
+            self.store.put(latest)
+            _network.write_in_place(latest.hosts_path, self._hosts(latest))
+        self.events.emit("network", "connect", ep.network_id, container=ctr.id, name=ep.network_name)
+
+    def disconnect(self, network: str, ref: str, force: bool = False) -> None:
+        try:
+            ctr = self.store.resolve(ref)
+        except errors.NotFound:
+            if not force:
+                raise
+            return
+        with self._lock(ctr.id):
+            name = self._net().check(network)
+            self._net().client.detach(ctr.id, network, force)
+            latest = self.store.get(ctr.id) or ctr
+            keep = [ep for ep in latest.network_settings.networks if ep.network_name != name]
+            del latest.network_settings.networks[:]
+            latest.network_settings.networks.extend(keep)
+            self.store.put(latest)
+            _network.write_in_place(latest.hosts_path, self._hosts(latest))
+        self.events.emit("network", "disconnect", network, container=ctr.id, name=name)
+
     # -- daemon start / stop -----------------------------------------------
 
     def recover(self) -> None:
@@ -889,6 +981,10 @@ class ContainerManager:
                     self.start(cid, by_user=False)
                 except errors.PalletError as exc:
                     self.log.warning("restart on daemon start failed", id=cid, error=str(exc))
+        if self.net is not None:
+            every = self.store.all()
+            self.net.reconcile([c.id for c in every],
+                               [c.id for c in every if c.state.status in LIVE_STATES])
 
     def _reattach(self, ctr: pb.Container) -> None:
         cid = ctr.id

@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runtime", default="runc", help="OCI runtime binary (default %(default)s)")
     p.add_argument("--imagesvc", default="", metavar="ADDRESS",
                    help="use a running imagesvc instead of starting one")
+    p.add_argument("--netsvc", default="", metavar="ADDRESS",
+                   help="use a running netsvc instead of starting one")
+    p.add_argument("--bridge", default="", help="device of the default bridge network (netsvc --bridge)")
+    p.add_argument("--bip", default="", metavar="CIDR", help="the default bridge's address/prefix (netsvc --bip)")
+    p.add_argument("--default-address-pool", action="append", default=[], metavar="base=CIDR,size=N",
+                   help="subnets new networks are taken from (repeatable)")
     p.add_argument("--cgroup-parent", default="pallet", help="parent cgroup of containers")
     p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
                    help="registry to reach over plain HTTP (repeatable; loopback always is)")
@@ -92,6 +98,28 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         children.append(child)
 
+    net_addr = args.netsvc
+    if not net_addr:
+        net_addr = sock_address(exec_root, "netsvc")
+        argv_net = [sys.executable, "-m", "pallet.net", "--root", data_root, "--exec-root", exec_root,
+                    "--address", net_addr]
+        if args.debug:
+            argv_net.append("--debug")
+        for flag in ("bridge", "bip"):
+            if getattr(args, flag):
+                argv_net += [f"--{flag}", getattr(args, flag)]
+        for pool in args.default_address_pool:
+            argv_net += ["--default-address-pool", pool]
+        child = Child("netsvc", argv_net, net_addr)
+        try:
+            child.start()
+        except errors.PalletError as exc:
+            logger.error("netsvc failed to start", error=str(exc))
+            for c in children:
+                c.stop()
+            return 1
+        children.append(child)
+
     images = ImagesClient(images_addr)
     store = ContainerStore(os.path.join(data_root, "engine", "meta.db"))
     manager = ContainerManager(
@@ -106,16 +134,20 @@ def main(argv: list[str] | None = None) -> int:
     from pallet.engine._volumes import VolumeStore
 
     manager.volumes = VolumeStore(os.path.join(data_root, "volumes"), users=manager.volume_users)
+    from pallet.engine._network import EngineNetworks
+    from pallet.net.client import NetClient
+
+    manager.net = EngineNetworks(NetClient(net_addr))
     manager.recover()
 
     info = SystemInfo(manager, args.runtime, data_root, exec_root,
                       count_images=lambda: len(images.list_images()),
-                      services={"imagesvc": images_addr})
+                      services={"imagesvc": images_addr, "netsvc": net_addr})
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System",
-             "pallet.engine.v1.Volumes"])
+             "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks"])
     sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
-                sv.SystemServicer(info), sv.VolumesServicer(manager))
+                sv.SystemServicer(info), sv.VolumesServicer(manager), sv.NetworksServicer(manager))
     for host in hosts:
         server_mod.listen(server, host)
     server.start()

@@ -13,6 +13,7 @@ from pallet.engine.containers import ContainerManager
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
 from pallet.images.v1 import images_pb2 as ipb
+from pallet.net.v1 import net_pb2 as npb
 
 _STREAMS = {"stdout": pb.LogEntry.STREAM_STDOUT, "stderr": pb.LogEntry.STREAM_STDERR}
 
@@ -228,12 +229,56 @@ class SystemServicer(pb_grpc.SystemServicer):
 
 
 def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,
-             system_: SystemServicer, volumes: VolumesServicer | None = None) -> None:
+             system_: SystemServicer, volumes: VolumesServicer | None = None,
+             networks: NetworksServicer | None = None) -> None:
     pb_grpc.add_ContainersServicer_to_server(containers, server)
     pb_grpc.add_ImagesServicer_to_server(images, server)
     pb_grpc.add_SystemServicer_to_server(system_, server)
     if volumes is not None:
         pb_grpc.add_VolumesServicer_to_server(volumes, server)
+    if networks is not None:
+        pb_grpc.add_NetworksServicer_to_server(networks, server)
+
+
+class NetworksServicer(pb_grpc.NetworksServicer):
+    """Network objects live in netsvc; connect and disconnect go through the container manager."""
+
+    def __init__(self, manager: ContainerManager) -> None:
+        self.m = manager
+
+    def _net(self) -> Any:
+        return self.m._net().client
+
+    def Create(self, request: npb.CreateNetworkRequest, context: Any) -> npb.Network:
+        net: npb.Network = self._net().call(self._net().networks.Create, request)
+        self.m.events.emit("network", "create", net.id, name=net.name, type=net.driver)
+        return net
+
+    def Inspect(self, request: npb.InspectNetworkRequest, context: Any) -> npb.Network:
+        return self._net().inspect(request.id)
+
+    def List(self, request: npb.ListNetworksRequest, context: Any) -> npb.ListNetworksResponse:
+        res: npb.ListNetworksResponse = self._net().call(self._net().networks.List, request)
+        return res
+
+    def Remove(self, request: npb.RemoveNetworkRequest, context: Any) -> npb.RemoveNetworkResponse:
+        net = self._net().inspect(request.id)
+        self._net().call(self._net().networks.Remove, npb.RemoveNetworkRequest(id=net.id))
+        self.m.events.emit("network", "destroy", net.id, name=net.name, type=net.driver)
+        return npb.RemoveNetworkResponse()
+
+    def Prune(self, request: npb.PruneNetworksRequest, context: Any) -> npb.PruneNetworksResponse:
+        res: npb.PruneNetworksResponse = self._net().call(self._net().networks.Prune, request)
+        self.m.events.emit("network", "prune", "", reclaimed="0")
+        return res
+
+    def Connect(self, request: pb.ConnectNetworkRequest, context: Any) -> pb.ConnectNetworkResponse:
+        self.m.connect(request.network, request.container, request.endpoint)
+        return pb.ConnectNetworkResponse()
+
+    def Disconnect(self, request: pb.DisconnectNetworkRequest, context: Any) -> pb.DisconnectNetworkResponse:
+        self.m.disconnect(request.network, request.container, request.force)
+        return pb.DisconnectNetworkResponse()
 
 
 class VolumesServicer(pb_grpc.VolumesServicer):

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pallet.images.v1 import images_pb2 as _images_pb2
+from pallet.net.v1 import net_pb2 as _net_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -12,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerConfig(_message.Message):
-    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys", "healthcheck", "no_healthcheck", "health_on_failure", "host_config", "mounts", "volumes_from")
+    __slots__ = ("image", "cmd", "entrypoint", "entrypoint_set", "env", "working_dir", "user", "hostname", "domainname", "labels", "network_mode", "auto_remove", "tty", "open_stdin", "stop_signal", "stop_timeout", "restart_policy", "log_config", "detach_keys", "healthcheck", "no_healthcheck", "health_on_failure", "host_config", "mounts", "volumes_from", "endpoint", "dns", "dns_search", "dns_options", "extra_hosts", "port_bindings", "publish_all_ports", "exposed_ports")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +46,14 @@ class ContainerConfig(_message.Message):
     HOST_CONFIG_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_FROM_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    DNS_FIELD_NUMBER: _ClassVar[int]
+    DNS_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    DNS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_HOSTS_FIELD_NUMBER: _ClassVar[int]
+    PORT_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_ALL_PORTS_FIELD_NUMBER: _ClassVar[int]
+    EXPOSED_PORTS_FIELD_NUMBER: _ClassVar[int]
     image: str
     cmd: _containers.RepeatedScalarFieldContainer[str]
     entrypoint: _containers.RepeatedScalarFieldContainer[str]
@@ -70,7 +79,65 @@ class ContainerConfig(_message.Message):
     host_config: HostConfig
     mounts: _containers.RepeatedCompositeFieldContainer[Mount]
     volumes_from: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ..., healthcheck: _Optional[_Union[_images_pb2.Healthcheck, _Mapping]] = ..., no_healthcheck: _Optional[bool] = ..., health_on_failure: _Optional[str] = ..., host_config: _Optional[_Union[HostConfig, _Mapping]] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., volumes_from: _Optional[_Iterable[str]] = ...) -> None: ...
+    endpoint: EndpointConfig
+    dns: _containers.RepeatedScalarFieldContainer[str]
+    dns_search: _containers.RepeatedScalarFieldContainer[str]
+    dns_options: _containers.RepeatedScalarFieldContainer[str]
+    extra_hosts: _containers.RepeatedScalarFieldContainer[str]
+    port_bindings: _containers.RepeatedCompositeFieldContainer[_net_pb2.PortBinding]
+    publish_all_ports: bool
+    exposed_ports: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, image: _Optional[str] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., entrypoint_set: _Optional[bool] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., network_mode: _Optional[str] = ..., auto_remove: _Optional[bool] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., stop_signal: _Optional[str] = ..., stop_timeout: _Optional[int] = ..., restart_policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., log_config: _Optional[_Union[LogConfig, _Mapping]] = ..., detach_keys: _Optional[str] = ..., healthcheck: _Optional[_Union[_images_pb2.Healthcheck, _Mapping]] = ..., no_healthcheck: _Optional[bool] = ..., health_on_failure: _Optional[str] = ..., host_config: _Optional[_Union[HostConfig, _Mapping]] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., volumes_from: _Optional[_Iterable[str]] = ..., endpoint: _Optional[_Union[EndpointConfig, _Mapping]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., port_bindings: _Optional[_Iterable[_Union[_net_pb2.PortBinding, _Mapping]]] = ..., publish_all_ports: _Optional[bool] = ..., exposed_ports: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EndpointConfig(_message.Message):
+    __slots__ = ("ipv4_address", "ipv6_address", "aliases", "mac_address")
+    IPV4_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IPV6_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ipv4_address: str
+    ipv6_address: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    mac_address: str
+    def __init__(self, ipv4_address: _Optional[str] = ..., ipv6_address: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., mac_address: _Optional[str] = ...) -> None: ...
+
+class NetworkSettings(_message.Message):
+    __slots__ = ("sandbox_key", "networks", "ports")
+    SANDBOX_KEY_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    sandbox_key: str
+    networks: _containers.RepeatedCompositeFieldContainer[_net_pb2.Endpoint]
+    ports: _containers.RepeatedCompositeFieldContainer[_net_pb2.PortBinding]
+    def __init__(self, sandbox_key: _Optional[str] = ..., networks: _Optional[_Iterable[_Union[_net_pb2.Endpoint, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[_net_pb2.PortBinding, _Mapping]]] = ...) -> None: ...
+
+class ConnectNetworkRequest(_message.Message):
+    __slots__ = ("network", "container", "endpoint")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    container: str
+    endpoint: EndpointConfig
+    def __init__(self, network: _Optional[str] = ..., container: _Optional[str] = ..., endpoint: _Optional[_Union[EndpointConfig, _Mapping]] = ...) -> None: ...
+
+class ConnectNetworkResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DisconnectNetworkRequest(_message.Message):
+    __slots__ = ("network", "container", "force")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    container: str
+    force: bool
+    def __init__(self, network: _Optional[str] = ..., container: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DisconnectNetworkResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class Mount(_message.Message):
     __slots__ = ("type", "source", "target", "read_only", "tmpfs_size", "tmpfs_mode", "create_source", "anonymous", "path")
@@ -255,7 +322,7 @@ class HealthResult(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user", "size_rw", "size_root_fs", "mounts")
+    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user", "size_rw", "size_root_fs", "mounts", "network_settings")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -279,6 +346,7 @@ class Container(_message.Message):
     SIZE_RW_FIELD_NUMBER: _ClassVar[int]
     SIZE_ROOT_FS_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     image: str
@@ -302,7 +370,8 @@ class Container(_message.Message):
     size_rw: int
     size_root_fs: int
     mounts: _containers.RepeatedCompositeFieldContainer[Mount]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ..., size_rw: _Optional[int] = ..., size_root_fs: _Optional[int] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ...) -> None: ...
+    network_settings: NetworkSettings
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ..., size_rw: _Optional[int] = ..., size_root_fs: _Optional[int] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., network_settings: _Optional[_Union[NetworkSettings, _Mapping]] = ...) -> None: ...
 
 class CreateContainerRequest(_message.Message):
     __slots__ = ("config", "name")

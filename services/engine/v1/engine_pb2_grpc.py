@@ -5,6 +5,7 @@ import warnings
 
 from pallet.engine.v1 import engine_pb2 as pallet_dot_engine_dot_v1_dot_engine__pb2
 from pallet.images.v1 import images_pb2 as pallet_dot_images_dot_v1_dot_images__pb2
+from pallet.net.v1 import net_pb2 as pallet_dot_net_dot_v1_dot_net__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -1930,6 +1931,343 @@ class Volumes:
             '/pallet.engine.v1.Volumes/Prune',
             pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.PruneVolumesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class NetworksStub:
+    """Networks: bridge networks and the containers on them (palletctl network ...),
+    served by netsvc; palletd resolves container names and keeps the records.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Create = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Create',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.CreateNetworkRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.Network.FromString,
+                _registered_method=True)
+        self.Inspect = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Inspect',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.InspectNetworkRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.Network.FromString,
+                _registered_method=True)
+        self.List = channel.unary_unary(
+                '/pallet.engine.v1.Networks/List',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksResponse.FromString,
+                _registered_method=True)
+        self.Remove = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Remove',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkResponse.FromString,
+                _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Prune',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.FromString,
+                _registered_method=True)
+        self.Connect = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Connect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkResponse.FromString,
+                _registered_method=True)
+        self.Disconnect = channel.unary_unary(
+                '/pallet.engine.v1.Networks/Disconnect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkResponse.FromString,
+                _registered_method=True)
+
+
+class NetworksServicer:
+    """Networks: bridge networks and the containers on them (palletctl network ...),
+    served by netsvc; palletd resolves container names and keeps the records.
+    """
+
+    def Create(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Inspect(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def List(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Remove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prune(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Connect(self, request, context):
+        """Connect attaches a container (created or running) to one more network.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Disconnect(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_NetworksServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Create': grpc.unary_unary_rpc_method_handler(
+                    servicer.Create,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.CreateNetworkRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.Network.SerializeToString,
+            ),
+            'Inspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Inspect,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.InspectNetworkRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.Network.SerializeToString,
+            ),
+            'List': grpc.unary_unary_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksResponse.SerializeToString,
+            ),
+            'Remove': grpc.unary_unary_rpc_method_handler(
+                    servicer.Remove,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkResponse.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.SerializeToString,
+            ),
+            'Connect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Connect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkResponse.SerializeToString,
+            ),
+            'Disconnect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Disconnect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.engine.v1.Networks', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.engine.v1.Networks', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Networks:
+    """Networks: bridge networks and the containers on them (palletctl network ...),
+    served by netsvc; palletd resolves container names and keeps the records.
+    """
+
+    @staticmethod
+    def Create(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Create',
+            pallet_dot_net_dot_v1_dot_net__pb2.CreateNetworkRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Inspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Inspect',
+            pallet_dot_net_dot_v1_dot_net__pb2.InspectNetworkRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.Network.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/List',
+            pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.ListNetworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Remove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Remove',
+            pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.RemoveNetworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Prune',
+            pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Connect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Connect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ConnectNetworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Disconnect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Networks/Disconnect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.DisconnectNetworkResponse.FromString,
             options,
             channel_credentials,
             insecure,
