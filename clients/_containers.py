@@ -31,7 +31,6 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-h", "--hostname", default="", help="container host name")
     p.add_argument("--domainname", default="", help="container NIS domain name")
     p.add_argument("-l", "--label", action="append", default=[], help="set meta data on a container")
-    p.add_argument("--network", "--net", default="", help="connect a container to a network (none, host)")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
     p.add_argument("--stop-signal", default="", help="signal to stop the container")
@@ -54,6 +53,9 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     from pallet.client import _volumes
 
     _volumes.add_mount_flags(p)
+    from pallet.client import _network
+
+    _network.add_run_flags(p)
     p.add_argument("--help", action="help", help="show this help message and exit")
 
 
@@ -97,7 +99,7 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
     cfg = pb.ContainerConfig(
         image=args.image, cmd=args.cmd, env=_env(args), working_dir=args.workdir, user=args.user,
         hostname=args.hostname, domainname=args.domainname, labels=labels,
-        network_mode=args.network, auto_remove=auto_remove, tty=args.tty,
+        auto_remove=auto_remove, tty=args.tty,
         open_stdin=args.interactive, stop_signal=args.stop_signal,
     )
     if args.entrypoint is not None:
@@ -126,6 +128,9 @@ def _config(args: argparse.Namespace, auto_remove: bool) -> Any:
 
     cfg.mounts.extend(_volumes.mounts(args))
     cfg.volumes_from.extend(args.volumes_from)
+    from pallet.client import _network
+
+    _network.fill_config(args, cfg)
     return cfg
 
 
@@ -374,13 +379,21 @@ def cmd_unpause(args: argparse.Namespace) -> int:
 
 
 def cmd_port(args: argparse.Namespace) -> int:
-    """Published ports come with bridge networking (netsvc); until then there are none to list."""
+    from pallet.client._ports import port_lines, split_proto
     from pallet.engine.v1 import engine_pb2 as pb
 
+    private = args.private_port
+    if private:
+        port, proto = split_proto(private)
+        if not port.isdigit() or int(port) > 65535:
+            raise CLIError(f"Error: invalid port ({port})", 1)
+        private = f"{port}/{proto}"
     ctr = client(args).containers.Inspect(pb.InspectContainerRequest(id=args.container))
-    if args.private_port:
-        port = args.private_port if "/" in args.private_port else args.private_port + "/tcp"
-        raise CLIError(f"Error: No public port '{port}' published for {ctr.name}", 1)
+    lines = port_lines(ctr.network_settings.ports, private)
+    if private and not lines:
+        raise CLIError(f"Error: No public port '{private}' published for {args.container}", 1)
+    for line in lines:
+        print(line)
     return 0
 
 
@@ -460,6 +473,7 @@ def _status(ctr: Any) -> str:
 
 
 def ps_row(ctr: Any, trunc: bool) -> dict[str, str]:
+    from pallet.client import _network
     from pallet.client._inspect import status_name
 
     return {
@@ -470,7 +484,7 @@ def ps_row(ctr: Any, trunc: bool) -> dict[str, str]:
         "RunningFor": _format.ago(ctr.created.ToNanoseconds()),
         "Status": _status(ctr),
         "State": status_name(ctr.state.status),
-        "Ports": "",
+        "Ports": _network.ps_ports(ctr),
         "Names": ctr.name,
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(ctr.config.labels.items())),
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +28,8 @@ def status_name(code: int) -> str:
 
 
 def container_json(c: Any) -> dict[str, Any]:
+    from pallet.client import _network
+
     st = c.state
     cfg = c.config
     return {
@@ -67,9 +67,9 @@ def container_json(c: Any) -> dict[str, Any]:
         "Platform": "linux",
         "Mounts": _mounts_json(c),
         "HostConfig": {
-            "NetworkMode": cfg.network_mode or "none",
             "AutoRemove": cfg.auto_remove,
             "LogConfig": {"Type": "json-file", "Config": {}},
+            **_network.hostconfig_json(cfg),
             **_hostconfig_json(cfg),
         },
         "Config": {
@@ -86,7 +86,9 @@ def container_json(c: Any) -> dict[str, Any]:
             "Labels": dict(cfg.labels),
             "StopSignal": cfg.stop_signal,
             **({"StopTimeout": cfg.stop_timeout} if cfg.HasField("stop_timeout") else {}),
+            **({"ExposedPorts": {p: {} for p in sorted(cfg.exposed_ports)}} if cfg.exposed_ports else {}),
         },
+        "NetworkSettings": _network.network_settings_json(c),
     }
 
 
@@ -132,41 +134,8 @@ def image_json(img: Any) -> dict[str, Any]:
     }
 
 
-def _go_value(v: Any) -> str:
-    if v is None:
-        return "<no value>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + " ".join(_go_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{_go_value(x)}" for k, x in sorted(v.items())) + "]"
-    return str(v)
-
-
-_ACTION = re.compile(r"{{\s*(json\s+|upper\s+|lower\s+)?\.([A-Za-z0-9_.]*)\s*}}")
-
-
 def render(template: str, obj: dict[str, Any]) -> str:
-    """A subset of Go templates: {{.A.B}}, {{json .A}}, {{upper .A}}, {{lower .A}}."""
+    """A subset of Go templates (see _template): {{.A.B}}, {{json .A}}, {{range .A}}...{{end}}, ..."""
+    from pallet.client._template import render as _render
 
-    def lookup(path: str) -> Any:
-        cur: Any = obj
-        for part in [p for p in path.split(".") if p]:
-            if not isinstance(cur, dict) or part not in cur:
-                raise ValueError(f"template: can't evaluate field {part}")
-            cur = cur[part]
-        return cur
-
-    def sub(m: re.Match[str]) -> str:
-        fn, path = (m.group(1) or "").strip(), m.group(2)
-        val = lookup(path)
-        if fn == "json":
-            return json.dumps(val, separators=(",", ":"))
-        text = _go_value(val)
-        return text.upper() if fn == "upper" else text.lower() if fn == "lower" else text
-
-    out = _ACTION.sub(sub, template)
-    if "{{" in out:
-        raise ValueError(f"template: unsupported action in {template!r}")
-    return out.replace("\\t", "\t").replace("\\n", "\n")
+    return _render(template, obj)

@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pallet.client import _volumes as vol
 
     vol.add_parsers(sub, _add)
+
+    from pallet.client import _network as net
+
+    net.add_parsers(sub, _add)
     return parser
 
 

@@ -24,6 +24,7 @@ class Client:
         self.images = pb_grpc.ImagesStub(self.channel)
         self.system = pb_grpc.SystemStub(self.channel)
         self.volumes = pb_grpc.VolumesStub(self.channel)
+        self.networks = pb_grpc.NetworksStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
