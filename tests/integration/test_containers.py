@@ -111,10 +111,10 @@ def test_container_sees_only_its_own_processes(engine: Engine) -> None:
     assert res.returncode == 0, res.stderr
     rows = res.stdout.strip().splitlines()[1:]
     assert [r.split() for r in rows] == [["1", "ps"]]
-    # And its own network namespace: only loopback.
+    # And its own network namespace: loopback and its end of a veth on the bridge.
     res = engine.ctl("run", "--rm", "busybox", "cat", "/proc/net/dev", check=True)
     ifaces = [line.split(":")[0].strip() for line in res.stdout.splitlines()[2:]]
-    assert ifaces == ["lo"]
+    assert sorted(ifaces) == ["eth0", "lo"]
 
 
 def test_two_containers_share_image_layers(engine: Engine) -> None:
