@@ -92,6 +92,7 @@ def _system_warning(all_: bool, volumes: bool = False) -> str:
               else "all dangling images")
     vols = "  - all anonymous volumes not used by at least one container\n" if volumes else ""
     return ("WARNING! This will remove:\n  - all stopped containers\n"
+            "  - all networks not used by at least one container\n"
             f"{vols}  - {images}\n  - unused build cache\n")
 
 
@@ -108,6 +109,12 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
     out = _containers_output(res.containers_deleted)
     if out:
         print(out)
+    from pallet.net.v1 import net_pb2 as npb
+
+    nets = [f for f in args.filter if f.split("=", 1)[0] in ("until", "label", "label!")]
+    nres = c.networks.Prune(npb.PruneNetworksRequest(filters=nets))
+    if nres.deleted:
+        print("Deleted Networks:\n" + "\n".join(nres.deleted) + "\n")
     if args.volumes:  # before images, as Docker orders it; anonymous volumes only
         vres = c.volumes.Prune(pb.PruneVolumesRequest(filters=args.filter))
         total += vres.space_reclaimed
@@ -275,6 +282,7 @@ def add_parsers(sub: Any, add: AddFn) -> None:
     g = _group(sub, add, "container", "Manage containers")
     _alias(g, sub, "ls", "ps", "palletctl container ls [OPTIONS]")
     _alias(g, sub, "update", "update", "palletctl container update [OPTIONS] CONTAINER [CONTAINER...]")
+    _alias(g, sub, "port", "port", "palletctl container port CONTAINER [PRIVATE_PORT[/PROTO]]")
     p = add(g, "prune", cmd_container_prune, "Remove all stopped containers", "palletctl container prune [OPTIONS]")
     _prune_flags(p)
 

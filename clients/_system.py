@@ -95,6 +95,31 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _net_request(ref: str) -> Any:
+    from pallet.net.v1 import net_pb2 as npb
+
+    return npb.InspectNetworkRequest(id=ref)
+
+
+def _other(method: Any, request: Any, kind: str) -> dict[str, Any] | None:
+    """A network or volume in Docker's inspect shape, or None when there is none by that name."""
+    import grpc
+
+    try:
+        msg = method(request)
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):  # type: ignore[attr-defined]
+            return None
+        raise
+    if kind == "network":
+        from pallet.client._network import network_json
+
+        return network_json(msg)
+    from pallet.client._volumes import volume_json
+
+    return volume_json(msg)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     import grpc
     from pallet.client._inspect import container_json, image_json
@@ -118,6 +143,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             except grpc.RpcError as exc:
                 if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):  # type: ignore[attr-defined]
                     raise
+        if obj is None and args.type in (None, "network"):
+            obj = _other(c.networks.Inspect, _net_request(ref), "network")
+        if obj is None and args.type in (None, "volume"):
+            obj = _other(c.volumes.Inspect, pb.InspectVolumeRequest(name=ref), "volume")
         if obj is None:
             print(f"Error: No such object: {ref}", file=sys.stderr)
             failed = True

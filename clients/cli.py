@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "inspect", s.cmd_inspect, "Return low-level information on objects",
              "palletctl inspect [OPTIONS] NAME|ID [NAME|ID...]")
     p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
-    p.add_argument("--type", choices=["container", "image"], default=None)
+    p.add_argument("--type", choices=["container", "image", "network", "volume"], default=None)
     p.add_argument("objects", nargs="+", metavar="NAME|ID")
 
     p = _add(sub, "images", i.cmd_images, "List images", "palletctl images [OPTIONS] [REPOSITORY[:TAG]]")

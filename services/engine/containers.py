@@ -917,7 +917,13 @@ class ContainerManager:
             if self.store.find_by_name(new_name) is not None:
                 raise self.store.name_conflict(new_name)
             ctr.name = new_name
+            for ep in ctr.network_settings.networks:
+                ep.container_name = new_name
+                if old in ep.dns_names:
+                    ep.dns_names[list(ep.dns_names).index(old)] = new_name
             self.store.put(ctr)
+            if _network.kind(ctr.config.network_mode) == "network":
+                self._net().client.rename(ctr.id, new_name)
         self.emit("rename", ctr, oldName="/" + old)
 
     # -- networks ------------------------------------------------------------

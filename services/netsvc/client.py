@@ -50,6 +50,9 @@ class NetClient:
     def release(self, cid: str) -> None:
         self.call(self.sandboxes.Release, pb.ReleaseRequest(container_id=cid))
 
+    def rename(self, cid: str, name: str) -> None:
+        self.call(self.sandboxes.Rename, pb.RenameRequest(container_id=cid, name=name))
+
     def reconcile(self, existing: Iterable[str], running: Iterable[str]) -> pb.ReconcileResponse:
         return self.call(self.sandboxes.Reconcile,
                          pb.ReconcileRequest(existing=list(existing), running=list(running)))

@@ -587,6 +587,17 @@ class NetworkManager:
             for ep in self.store.endpoints(container_id=cid):
                 self.store.delete_endpoint(ep.id)
 
+    def rename(self, cid: str, name: str) -> None:
+        with self._lock:
+            for ep in self.store.endpoints(container_id=cid):
+                old = ep.container_name
+                ep.container_name = name
+                if ep.dns_names:
+                    names = [name if n == old else n for n in ep.dns_names]
+                    del ep.dns_names[:]
+                    ep.dns_names.extend(dict.fromkeys(names))
+                self.store.put_endpoint(ep)
+
     def reconcile(self, existing: set[str], running: set[str]) -> tuple[list[str], list[str]]:
         removed_sb, removed_ep = [], []
         with self._lock:

@@ -57,6 +57,10 @@ class SandboxesServicer(pb_grpc.SandboxesServicer):
         self.m.release(request.container_id)
         return pb.ReleaseResponse()
 
+    def Rename(self, request: pb.RenameRequest, context: Any) -> pb.RenameResponse:
+        self.m.rename(request.container_id, request.name)
+        return pb.RenameResponse()
+
     def Reconcile(self, request: pb.ReconcileRequest, context: Any) -> pb.ReconcileResponse:
         eps, sbs = self.m.reconcile(set(request.existing), set(request.running))
         return pb.ReconcileResponse(removed_endpoints=eps, removed_sandboxes=sbs)

@@ -248,7 +248,8 @@ def test_system_prune(eng: Engine, busybox_tar: str) -> None:
     try:
         res = eng.ctl("system", "prune", input=b"\n")
         assert res.returncode == 1 and res.stdout.startswith(
-            "WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n")
+            "WARNING! This will remove:\n  - all stopped containers\n"
+            "  - all networks not used by at least one container\n  - all dangling images\n")
         res = eng.ctl("system", "prune", "-f", check=True)
         assert res.stdout.startswith(f"Deleted Containers:\n{exited}\n\nDeleted Images:\n")
         assert f"deleted: {dangling}\n" in res.stdout and "Total reclaimed space: " in res.stdout

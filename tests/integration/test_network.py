@@ -89,7 +89,12 @@ def test_containers_resolve_each_other_by_name_alias_and_id(engine: Engine, net:
         for host in (web, "site", cid[:12]):
             res = _wget(engine, net, f"http://{host}/")
             assert res.returncode == 0 and "hello-from-" in res.stdout, (host, res.stdout, res.stderr)
-        # Names the network does not know go to the host's resolvers; unknown ones fail cleanly.
+        # A rename is what others resolve from then on.
+        new = _name("renamed")
+        engine.ctl("rename", web, new, check=True)
+        web = new
+        res = _wget(engine, net, f"http://{new}/")
+        assert res.returncode == 0 and "hello-from-" in res.stdout, res.stderr
         res = engine.ctl("run", "--rm", "--network", net, "busybox", "nslookup", web, "127.0.0.11")
         assert res.returncode == 0 and _inspect(engine, web)["NetworkSettings"]["Networks"][net]["IPAddress"] \
             in res.stdout

@@ -263,6 +263,18 @@ class ReleaseResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RenameRequest(_message.Message):
+    __slots__ = ("container_id", "name")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    name: str
+    def __init__(self, container_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RenameResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ReconcileRequest(_message.Message):
     __slots__ = ("existing", "running")
     EXISTING_FIELD_NUMBER: _ClassVar[int]

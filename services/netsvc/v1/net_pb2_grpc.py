@@ -311,6 +311,11 @@ class SandboxesStub:
                 request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.ReleaseResponse.FromString,
                 _registered_method=True)
+        self.Rename = channel.unary_unary(
+                '/pallet.net.v1.Sandboxes/Rename',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.RenameRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.RenameResponse.FromString,
+                _registered_method=True)
         self.Reconcile = channel.unary_unary(
                 '/pallet.net.v1.Sandboxes/Reconcile',
                 request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.ReconcileRequest.SerializeToString,
@@ -365,6 +370,13 @@ class SandboxesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Rename(self, request, context):
+        """Rename changes the container name its endpoints answer to in DNS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Reconcile(self, request, context):
         """Reconcile drops what belongs to containers that no longer exist (all their
         endpoints) or no longer run (their sandboxes): recovery after a crash.
@@ -405,6 +417,11 @@ def add_SandboxesServicer_to_server(servicer, server):
                     servicer.Release,
                     request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.ReleaseRequest.FromString,
                     response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.ReleaseResponse.SerializeToString,
+            ),
+            'Rename': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rename,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.RenameRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.RenameResponse.SerializeToString,
             ),
             'Reconcile': grpc.unary_unary_rpc_method_handler(
                     servicer.Reconcile,
@@ -574,6 +591,33 @@ class Sandboxes:
             '/pallet.net.v1.Sandboxes/Release',
             pallet_dot_net_dot_v1_dot_net__pb2.ReleaseRequest.SerializeToString,
             pallet_dot_net_dot_v1_dot_net__pb2.ReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.net.v1.Sandboxes/Rename',
+            pallet_dot_net_dot_v1_dot_net__pb2.RenameRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.RenameResponse.FromString,
             options,
             channel_credentials,
             insecure,
