@@ -154,6 +154,8 @@ class Links:
         try:
             host = self._index(w.host_ifname)
             self.ipr.link("set", index=host, master=bridge, state="up")
+            # A container may reach its own published port through a host address (hairpin NAT).
+            _sysctl(f"/sys/class/net/{w.host_ifname}/brport/hairpin_mode", "1")
             self._inside(netns, lambda ns: self._configure_inside(ns, tmp, w))
         except BaseException:
             self.delete(w.host_ifname)

@@ -12,6 +12,7 @@ ip6tables with ipv6=True):
 A network (bridge B, subnet S); each rule carries `-m comment --comment "net=S"`:
 
     nat     T-POSTROUTING  -s S ! -o B -j MASQUERADE                     masquerade, not internal
+    nat     T-POSTROUTING  -s S -o B -m conntrack --ctstate DNAT -j MASQUERADE   not internal (hairpin)
     nat     T-POSTROUTING  -s 127.0.0.0/8 -o B -j MASQUERADE             IPv4, not internal (loopback ports)
     filter  T-FORWARD      -o B -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT      not internal
     filter  T-FORWARD      -o B -m conntrack --ctstate DNAT -j ACCEPT                     not internal
@@ -24,7 +25,7 @@ A network (bridge B, subnet S); each rule carries `-m comment --comment "net=S"`
 
 A published port (container address C on bridge B, proto HIP:HP -> CP):
 
-    nat     T              [-d HIP | ! -i B] -p P -m P --dport HP -j DNAT --to-destination C:CP
+    nat     T              [-d HIP] -p P -m P --dport HP -j DNAT --to-destination C:CP
     filter  T-FORWARD      -d C ! -i B -o B -p P -m P --dport CP -j ACCEPT
     nat     T-POSTROUTING  -s C -d C -p P -m P --dport CP -j MASQUERADE  hairpin
 
@@ -271,6 +272,8 @@ class Firewall:
                     ("filter", self.iso1, f"! -i {b} -o {b} {c} -j DROP"),
                     ("filter", self.fwd, f"-i {b} -o {b} {c} -j ACCEPT")]
         rules = [("nat", self.post, f"-s {net} ! -o {b} {c} -j MASQUERADE")] if masquerade else []
+        # Hairpin: a container reaching a published port of its own network through a host address.
+        rules.append(("nat", self.post, f"-s {net} -o {b} -m conntrack --ctstate DNAT {c} -j MASQUERADE"))
         if net.version == 4:
             rules.append(("nat", self.post, f"-s 127.0.0.0/8 -o {b} {c} -j MASQUERADE"))
         return rules + [
@@ -322,10 +325,10 @@ class Firewall:
         cip = str(ipaddress.ip_address(container_ip))
         if b.host_ip and _family(b.host_ip) != _family(cip):
             raise ValueError(f"host address {b.host_ip} and container address {cip} differ in family")
-        match = f"-d {b.host_ip}" if b.host_ip else f"! -i {bridge}"
+        match = f"-d {b.host_ip} " if b.host_ip else ""
         p, to = f"-p {b.proto} -m {b.proto}", _dest(cip, b.container_port)
         return [
-            ("nat", self.nat, f"{match} {p} --dport {b.host_port} -j DNAT --to-destination {to}"),
+            ("nat", self.nat, f"{match}{p} --dport {b.host_port} -j DNAT --to-destination {to}"),
             ("filter", self.fwd, f"-d {cip} ! -i {bridge} -o {bridge} {p} --dport {b.container_port} -j ACCEPT"),
             ("nat", self.post, f"-s {cip} -d {cip} {p} --dport {b.container_port} -j MASQUERADE"),
         ]

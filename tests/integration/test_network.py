@@ -144,6 +144,10 @@ def test_published_port_from_loopback_and_another_host(engine: Engine) -> None:
         for port in ports:
             assert "hello-from-" in _http(f"http://127.0.0.1:{port}/")
         any_port = int(engine.ctl("port", web, "80").stdout.splitlines()[0].rsplit(":", 1)[1])
+        # Hairpin: a container of the same bridge through the host's address on that bridge.
+        gateway = _inspect(engine, "bridge", "network")["IPAM"]["Config"][0]["Gateway"]
+        res = _wget(engine, "bridge", f"http://{gateway}:{any_port}/")
+        assert res.returncode == 0 and "hello-from-" in res.stdout, res.stderr
         with _second_host() as (run_in, host_addr):
             got = run_in(["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen("
                           f"'http://{host_addr}:{any_port}/', timeout=5).read().decode())"])

@@ -99,6 +99,7 @@ def net_rules(br: str, subnet: str) -> list[str]:
         f"-A {TAG}-ISOLATION -i {br} ! -o {br} -m conntrack ! --ctstate DNAT {c} -j {TAG}-ISOLATION-2",
         f"-A {TAG}-ISOLATION-2 -o {br} {c} -j DROP",
         f"-A {TAG}-POSTROUTING -s {subnet} ! -o {br} {c} -j MASQUERADE",
+        f"-A {TAG}-POSTROUTING -s {subnet} -o {br} -m conntrack --ctstate DNAT {c} -j MASQUERADE",
         f"-A {TAG}-POSTROUTING -s 127.0.0.0/8 -o {br} {c} -j MASQUERADE",
     ]
 
@@ -131,7 +132,7 @@ def test_network_rules_add_twice_remove_twice(ns: str) -> None:
     inside(ns, lambda: fw.add_network("br-a", "10.90.0.5/24", internal=False))  # same net, host bits ignored
     assert sorted(ours(ns)) == sorted(net_rules("br-a", "10.90.0.0/24"))
     inside(ns, lambda: fw.add_network("br-b", "10.90.1.0/24", internal=False, masquerade=False))
-    want_b = [r for r in net_rules("br-b", "10.90.1.0/24") if "-s 10.90.1.0/24" not in r]
+    want_b = [r for r in net_rules("br-b", "10.90.1.0/24") if "-s 10.90.1.0/24 ! -o" not in r]
     assert sorted(ours(ns)) == sorted(net_rules("br-a", "10.90.0.0/24") + want_b)
     assert inside(ns, fw.list_networks) == [("br-a", "10.90.0.0/24"), ("br-b", "10.90.1.0/24")]
     inside(ns, lambda: fw.remove_network("br-a", "10.90.0.0/24", internal=False))
@@ -169,8 +170,8 @@ def test_ports_add_remove(ns: str) -> None:
     inside(ns, lambda: fw.add_ports("br-a", "10.90.0.2", [any80, also80, dns]))
     inside(ns, lambda: fw.add_ports("br-a", "10.90.0.2", [any80]))
     assert sorted(ours(ns)) == sorted([
-        f"-A {TAG} ! -i br-a -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.90.0.2:80",
-        f"-A {TAG} ! -i br-a -p tcp -m tcp --dport 8081 -j DNAT --to-destination 10.90.0.2:80",
+        f"-A {TAG} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.90.0.2:80",
+        f"-A {TAG} -p tcp -m tcp --dport 8081 -j DNAT --to-destination 10.90.0.2:80",
         f"-A {TAG} -d 127.0.0.1/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 10.90.0.2:53",
         f"-A {TAG}-FORWARD -d 10.90.0.2/32 ! -i br-a -o br-a -p tcp -m tcp --dport 80 -j ACCEPT",
         f"-A {TAG}-FORWARD -d 10.90.0.2/32 ! -i br-a -o br-a -p udp -m udp --dport 53 -j ACCEPT",
@@ -201,7 +202,7 @@ def test_ipv6_ports_and_network(ns: str) -> None:
     b = PortBinding("tcp", "", 8080, 80)
     inside(ns, lambda: fw.add_ports("br-a", "fd00:90::2", [b, PortBinding("udp", "::1", 53, 53)]))
     got = ours(ns, six=True)
-    assert f"-A {TAG} ! -i br-a -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:90::2]:80" in got
+    assert f"-A {TAG} -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:90::2]:80" in got
     assert f"-A {TAG} -d ::1/128 -p udp -m udp --dport 53 -j DNAT --to-destination [fd00:90::2]:53" in got
     c = '-m comment --comment "net=fd00:90::/64"'
     assert f"-A {TAG}-POSTROUTING -s fd00:90::/64 ! -o br-a {c} -j MASQUERADE" in got
