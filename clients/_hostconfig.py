@@ -139,6 +139,8 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-cgroup-rule", action="append", default=[],
                    help="add a rule to the cgroup allowed devices list (e.g. 'c 1:3 rwm')")
     p.add_argument("--group-add", action="append", default=[], help="add additional groups to join")
+    p.add_argument("--userns", default="", metavar="host",
+                   help="user namespace: 'host' opts out of the daemon's --userns-remap")
     p.add_argument("--init", action="store_true", default=None,
                    help="run an init inside the container that forwards signals and reaps processes")
 
@@ -194,6 +196,9 @@ def fill_host_config(args: argparse.Namespace, hc: Any) -> None:
     hc.group_add.extend(args.group_add)
     if args.init:
         hc.init = True
+    if args.userns and args.userns != "host":
+        raise CLIError(f"palletctl: invalid --userns {args.userns!r}: the only value is host")
+    hc.userns_mode = args.userns
 
 
 def hostconfig_json(cfg: Any) -> dict[str, Any]:
@@ -226,4 +231,5 @@ def hostconfig_json(cfg: Any) -> dict[str, Any]:
         "DeviceCgroupRules": list(hc.device_cgroup_rules) or None,
         "GroupAdd": list(hc.group_add) or None,
         "Init": hc.init if hc.HasField("init") else None,
+        "UsernsMode": hc.userns_mode,
     }

@@ -32,24 +32,34 @@ def _bool(key: str, value: str, spec: str) -> bool:
     raise CLIError(f'palletctl: invalid argument "{spec}" for "--mount" flag: invalid value for {key}: {value}')
 
 
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+_V_OPTS = ("ro", "rw", "z", "Z", "nocopy", *_PROPAGATIONS)
+
+
 def parse_volume(spec: str) -> Any:
-    """A -v value: /PATH (anonymous volume), NAME:/PATH or /HOST:/PATH, then :ro|rw."""
+    """A -v value: /PATH (anonymous volume), NAME:/PATH or /HOST:/PATH, then :ro|rw,nocopy,rshared…"""
     from pallet.engine.v1 import engine_pb2 as pb
 
     parts = spec.split(":")
     mode = ""
-    if len(parts) == 3 or (len(parts) == 2 and parts[1] in ("ro", "rw", "z", "Z", "nocopy")):
+    if len(parts) == 3 or (len(parts) == 2 and all(o in _V_OPTS for o in parts[1].split(","))):
         mode = parts.pop()
-    if len(parts) not in (1, 2) or not all(parts) or any(
-            o not in ("ro", "rw", "z", "Z", "nocopy") for o in mode.split(",") if mode):
+    opts = mode.split(",") if mode else []
+    if len(parts) not in (1, 2) or not all(parts) or any(o not in _V_OPTS for o in opts):
         raise CLIError(f"palletctl: invalid volume specification: '{spec}'")
-    ro = "ro" in mode.split(",")
+    ro = "ro" in opts
+    propagation = next((o for o in opts if o in _PROPAGATIONS), "")
     if len(parts) == 1:
-        return pb.Mount(type="volume", target=parts[0], read_only=ro)
+        return pb.Mount(type="volume", target=parts[0], read_only=ro, no_copy="nocopy" in opts)
     src, target = parts
     if src.startswith("/"):
-        return pb.Mount(type="bind", source=src, target=target, read_only=ro, create_source=True)
-    return pb.Mount(type="volume", source=src, target=target, read_only=ro)
+        if "nocopy" in opts:
+            raise CLIError(f"palletctl: invalid volume specification: '{spec}': nocopy is for volumes")
+        return pb.Mount(type="bind", source=src, target=target, read_only=ro, create_source=True,
+                        propagation=propagation)
+    if propagation:
+        raise CLIError(f"palletctl: invalid volume specification: '{spec}': propagation is for bind mounts")
+    return pb.Mount(type="volume", source=src, target=target, read_only=ro, no_copy="nocopy" in opts)
 
 
 def parse_mount(spec: str) -> Any:
@@ -82,7 +92,14 @@ def parse_mount(spec: str) -> Any:
                 m.tmpfs_mode = int(value, 8)
             except ValueError:
                 raise CLIError(f"palletctl: invalid tmpfs-mode: {value}") from None
-        elif key in ("volume-nocopy", "bind-propagation", "consistency"):
+        elif key == "bind-propagation":
+            if value not in _PROPAGATIONS:
+                raise CLIError(f"palletctl: invalid argument \"{spec}\" for \"--mount\" flag: "
+                               f"invalid propagation mode: {value}")
+            m.propagation = value
+        elif key == "volume-nocopy":
+            m.no_copy = _bool(key, value, spec)
+        elif key == "consistency":
             pass
         else:
             raise CLIError(f'palletctl: invalid argument "{spec}" for "--mount" flag: unexpected key \'{key}\' '
@@ -132,7 +149,7 @@ def mounts_json(ctr: Any) -> list[dict[str, Any]]:
         else:
             item.update(Source="", Destination=m.target)
         item.update(Mode="ro" if m.read_only and m.type != "tmpfs" else ("z" if m.type == "volume" else ""),
-                    RW=not m.read_only, Propagation="rprivate" if m.type == "bind" else "")
+                    RW=not m.read_only, Propagation=(m.propagation or "rprivate") if m.type == "bind" else "")
         out.append(item)
     return out
 

@@ -133,8 +133,9 @@ class EngineNetworks:
         return self.client.attach(ctr.id, ctr.name, network, ep.ipv4_address, ep.ipv6_address,
                                   list(ep.aliases), ep.mac_address)
 
-    def setup(self, ctr: pb.Container, image_exposed: list[str]) -> npb.Sandbox:
-        return self.client.setup(ctr.id, port_bindings(ctr.config, image_exposed), list(ctr.config.dns))
+    def setup(self, ctr: pb.Container, image_exposed: list[str], adopt: str = "") -> npb.Sandbox:
+        """The container's sandbox; with adopt, in that existing namespace instead of a new one."""
+        return self.client.setup(ctr.id, port_bindings(ctr.config, image_exposed), list(ctr.config.dns), adopt)
 
     def teardown(self, cid: str) -> None:
         try:

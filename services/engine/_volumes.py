@@ -82,9 +82,13 @@ class VolumeStore:
         """The volume (created if missing) and whether it was created now."""
         if driver not in ("", "local"):
             raise errors.InvalidArgument(f"error looking up volume plugin {driver}: plugin \"{driver}\" not found")
-        if options:
-            raise errors.InvalidArgument(
-                "the local driver takes no options here (o=, type=, device= are not supported)")
+        options = dict(options or {})
+        for key in options:
+            if key not in ("type", "device", "o"):
+                raise errors.InvalidArgument(f"invalid option key: {key!r} (the local driver takes type, device, o)")
+        if options and not (options.get("type") and options.get("device")):
+            raise errors.InvalidArgument("the local driver needs both type= and device= (e.g. -o type=tmpfs "
+                                         "-o device=tmpfs -o o=size=100m)")
         name = validate_name(name) if name else os.urandom(32).hex()
         with self.lock:
             rec = self._read(name)
@@ -95,7 +99,7 @@ class VolumeStore:
             os.makedirs(os.path.join(d, "_data"), mode=0o755)
             os.chmod(d, 0o701)
             rec = {"name": name, "labels": dict(labels or {}), "created": time.time_ns(),
-                   "populated": False}
+                   "populated": False, **({"options": options} if options else {})}
             write_atomic(os.path.join(d, RECORD), json.dumps(rec).encode())
             return self._to_pb(rec, []), True
 
@@ -107,6 +111,27 @@ class VolumeStore:
 
     def exists(self, name: str) -> bool:
         return self._read(name) is not None
+
+    def ensure_mounted(self, name: str) -> None:
+        """A volume with driver options (type/device/o) is mounted on its _data while containers use it."""
+        rec = self._read(name)
+        opts = (rec or {}).get("options")
+        if not opts:
+            return
+        data = self.data_path(name)
+        if os.path.ismount(data):
+            return
+        argv = ["mount", "-t", opts["type"], *(["-o", opts["o"]] if opts.get("o") else []), opts["device"], data]
+        res = subprocess.run(argv, capture_output=True, text=True)
+        if res.returncode != 0:
+            why = res.stderr.strip() or f"mount exited with {res.returncode}"
+            raise errors.FailedPrecondition(f"error while mounting volume {name}: {why} "
+                                            "(check the volume's -o type=, device= and o= options)")
+
+    def unmount(self, name: str) -> None:
+        data = self.data_path(name)
+        if os.path.ismount(data):
+            subprocess.run(["umount", "-l", data], capture_output=True, check=False)
 
     def mark_populated(self, name: str) -> bool:
         """Mark the volume populated; False if it already was (or is gone)."""
@@ -141,6 +166,7 @@ class VolumeStore:
             if users:
                 raise errors.FailedPrecondition(
                     f"remove {name}: volume is in use - [{', '.join(users)}]")
+            self.unmount(name)
             trash = os.path.join(self.root, f".removing-{os.urandom(8).hex()}")
             os.rename(self._dir(name), trash)
         shutil.rmtree(trash, ignore_errors=True)
@@ -223,7 +249,10 @@ def validate_mounts(mounts: Iterable[pb.Mount]) -> None:
             if not m.create_source and not os.path.exists(m.source):
                 raise errors.InvalidArgument(
                     f'invalid mount config for type "bind": bind source path does not exist: {m.source}')
-        elif m.type == "tmpfs" and m.source:
+        if m.propagation and (m.propagation not in PROPAGATIONS or m.type != "bind"):
+            raise errors.InvalidArgument(f"invalid mount config: propagation {m.propagation!r} is only for bind "
+                                         f"mounts and one of {', '.join(PROPAGATIONS)}")
+        if m.type == "tmpfs" and m.source:
             raise errors.InvalidArgument('invalid mount config for type "tmpfs": Source must not be specified')
 
 
@@ -240,9 +269,18 @@ def spec_mounts(mounts: Iterable[pb.Mount]) -> list[dict[str, Any]]:
                 opts.append("ro")
             out.append({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts})
         else:
-            opts = ["rbind", "rprivate"] + (["ro"] if m.read_only else [])
+            opts = ["rbind", m.propagation or "rprivate"] + (["ro"] if m.read_only else [])
             out.append({"destination": target, "type": "bind", "source": m.path, "options": opts})
     return out
+
+
+PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+
+
+def rootfs_propagation(mounts: Iterable[pb.Mount]) -> str:
+    """Mounts that share or receive mount events need a rootfs that propagates them (as dockerd sets)."""
+    kinds = {m.propagation.lstrip("r") for m in mounts}
+    return "rshared" if "shared" in kinds else "rslave" if "slave" in kinds else ""
 
 
 def _scoped(root: str, rel: str) -> str | None:
@@ -282,3 +320,13 @@ def populate(rootfs_mounts: list[tuple[str, str, list[str]]], work: str,
         for m in reversed(mounted):
             _mount.umount(m)
         os.rmdir(work)
+
+
+def give_to(mounts: Iterable[pb.Mount], uid: int, gid: int) -> None:
+    """Volumes of a user-namespace remapped container: a new (root-owned) volume directory
+    becomes its root's, as dockerd does; content copied from the image is shifted already."""
+    for m in mounts:
+        if m.type == "volume" and m.path:
+            st = os.stat(m.path)
+            if st.st_uid == 0 and st.st_gid == 0:
+                os.chown(m.path, uid, gid)

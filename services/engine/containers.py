@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pallet import errors, log, signals
-from pallet.engine import _attach, _logs, _names, _network, _restart, _rootfs, _security, _spec, _volumes
+from pallet.engine import (
+    _attach,
+    _logs,
+    _names,
+    _network,
+    _restart,
+    _rootfs,
+    _security,
+    _spec,
+    _userns,
+    _volumes,
+)
 from pallet.engine._events import EventBus
 from pallet.engine._oom import OomWatcher
 from pallet.engine._store import ContainerStore
@@ -29,6 +40,8 @@ from pallet.engine.v1 import engine_pb2 as pb
 from pallet.errors import exit_code_for_start_error
 from pallet.fsutil import write_atomic
 from pallet.images.v1 import images_pb2 as ipb
+
+IDMAP_LABEL = "pallet.io/idmap"  # imagesvc makes the snapshot's layers owned by UID:GID
 
 Status = pb.ContainerState.Status
 RUNNING_STATES = (Status.STATUS_RUNNING, Status.STATUS_PAUSED, Status.STATUS_RESTARTING)
@@ -40,7 +53,7 @@ class ImageBackend(Protocol):
     """What the container manager needs from imagesvc."""
 
     def get_image(self, ref: str) -> ipb.Image: ...
-    def prepare(self, key: str, parent: str) -> list[ipb.Mount]: ...
+    def prepare(self, key: str, parent: str, labels: dict[str, str] | None = None) -> list[ipb.Mount]: ...
     def mounts(self, key: str) -> list[ipb.Mount]: ...
     def remove_snapshot(self, key: str) -> None: ...
 
@@ -66,6 +79,7 @@ class RuntimeConfig:
     runtime: str = "runc"
     cgroup_parent: str = "pallet"
     shim_argv: tuple[str, ...] = ()  # argv prefix to start a shim; empty = this python
+    userns_remap: _userns.Remap | None = None  # palletd --userns-remap
 
 
 def _now_ts() -> Any:
@@ -174,6 +188,7 @@ class ContainerManager:
         _attach.parse_detach_keys(config.detach_keys)
         mode, shared = self._network_mode(config)
         mkind = _network.kind(mode)
+        remap = self._remap(config, mkind)
         _security.validate(config.host_config, "host" if mkind == "host" else "none")  # fills in defaults too
         _volumes.validate_mounts(config.mounts)
         for spec in config.extra_hosts:
@@ -217,6 +232,8 @@ class ContainerManager:
         ctr.config.labels.clear()
         ctr.config.labels.update(labels)
         ctr.state.status = Status.STATUS_CREATED
+        if remap is not None:
+            ctr.idmap.uid, ctr.idmap.gid, ctr.idmap.size = remap.uid, remap.gid, remap.size
 
         cdir = self.paths.container_dir(cid)
         ctr.log_path = os.path.join(cdir, f"{cid}-json.log")
@@ -240,12 +257,15 @@ class ContainerManager:
                 write_atomic(ctr.hostname_path, f"{hostname}\n".encode())
                 write_atomic(ctr.hosts_path, _network.hosts_file(hostname, mode, [], list(config.extra_hosts)))
                 write_atomic(ctr.resolv_conf_path, _network.resolv_conf(mode, mode == "bridge", config))
-            rootfs_mounts = self.images.prepare(cid, image.chain_id)
+            rootfs_mounts = self.images.prepare(
+                cid, image.chain_id, {IDMAP_LABEL: f"{remap.uid}:{remap.gid}"} if remap else None)
             # Volumes in use are decided under the volume lock: `volume rm` never
             # removes one between this container taking it and its record landing.
             vlock = self.volumes.lock if self.volumes is not None else contextlib.nullcontext()
             with vlock:
                 self._resolve_mounts(ctr, asked, list(ic.volumes), created_anon, rootfs_mounts)
+                if remap is not None:
+                    _volumes.give_to(ctr.mounts, remap.uid, remap.gid)
                 for attempt in range(20):
                     try:
                         self.store.add(ctr)
@@ -274,6 +294,20 @@ class ContainerManager:
         self.log.info("container created", id=cid, name=ctr.name, image=config.image)
         self.emit("create", ctr)
         return ctr
+
+    def _remap(self, config: pb.ContainerConfig, mkind: str) -> _userns.Remap | None:
+        """The user-namespace remap this container runs with (none with --userns host)."""
+        mode = config.host_config.userns_mode
+        if mode not in ("", "host"):
+            raise errors.InvalidArgument(f"invalid --userns {mode!r}: the only value is host")
+        remap = self.runtime.userns_remap if mode != "host" else None
+        if remap is not None and config.host_config.privileged:
+            raise errors.InvalidArgument(
+                "privileged mode is incompatible with user namespaces. You must run the container in the "
+                "host namespace when running privileged mode (--userns host)")
+        if remap is not None and mkind == "host":
+            raise errors.InvalidArgument("--network host needs the host's user namespace: add --userns host")
+        return remap
 
     def _net(self) -> _network.EngineNetworks:
         if self.net is None:
@@ -353,7 +387,7 @@ class ContainerManager:
                 if new and not m.source:
                     created_anon.append(vol.name)
                 r.source, r.anonymous, r.path = vol.name, not m.source, vol.mountpoint
-                if store.mark_populated(vol.name):
+                if store.mark_populated(vol.name) and not m.no_copy and not vol.options:
                     todo.append((vol.name, r.target, vol.mountpoint))
             elif m.type == "bind":
                 if m.create_source and not os.path.exists(m.source):
@@ -436,11 +470,14 @@ class ContainerManager:
                 raise errors.FailedPrecondition(
                     f"cannot join network of a non running container: {ctr.config.network_mode}")
             return f"/proc/{other.state.pid}/ns/net"
-        if mkind != "network":
-            return ""
+        if mkind != "network" or ctr.HasField("idmap"):
+            return ""  # a remapped container's namespace is made by the runtime, wired after create
+        return self._setup_network(ctr, "")
+
+    def _setup_network(self, ctr: pb.Container, adopt: str) -> str:
         exposed = list(self.images.get_image(ctr.image_id).config.exposed_ports) \
             if ctr.config.publish_all_ports else []
-        sb = self._net().setup(ctr, exposed)
+        sb = self._net().setup(ctr, exposed, adopt)
         ns = ctr.network_settings
         ns.sandbox_key = sb.netns_path
         del ns.ports[:]
@@ -453,10 +490,14 @@ class ContainerManager:
         from pallet.shim.client import start_shim
 
         mounts = self.images.mounts(ctr.id)
+        for m in ctr.mounts:
+            if m.type == "volume":
+                self._volume_store().ensure_mounted(m.source)
         dirs = _rootfs.layer_dirs([(m.type, m.source, list(m.options)) for m in mounts])
         uid, gid, extra = _rootfs.resolve_user(dirs, ctr.user) if ctr.user else (0, 0, [])
         if ctr.working_dir != "/" and _rootfs.read_file(dirs, ctr.working_dir.strip("/")) is None:
-            _ensure_dir(dirs[0], ctr.working_dir, uid, gid)
+            shift = (ctr.idmap.uid, ctr.idmap.gid) if ctr.HasField("idmap") else (0, 0)
+            _ensure_dir(dirs[0], ctr.working_dir, uid + shift[0], gid + shift[1])
         spec = _spec.build(
             _spec.SpecInput(
                 process=_spec.Process(
@@ -476,6 +517,12 @@ class ContainerManager:
         )
         hc = ctr.config.host_config
         _security.apply(spec, hc, _security.resolve_groups(dirs, hc.group_add) if hc.group_add else ())
+        propagation = _volumes.rootfs_propagation(ctr.mounts)
+        if propagation:
+            spec["linux"]["rootfsPropagation"] = propagation
+        if ctr.HasField("idmap"):
+            m = ctr.idmap
+            _userns.apply(spec, _userns.Remap(m.uid, m.gid, m.size))
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         write_atomic(
             os.path.join(bundle, "mounts.json"),
@@ -497,6 +544,10 @@ class ContainerManager:
         )
         shim = self._shim(ctr.id)
         try:
+            if ctr.HasField("idmap") and _network.kind(ctr.config.network_mode) == "network":
+                # Its network namespace belongs to its user namespace (so it may mount sysfs and
+                # exec can join both): netsvc wires the one runc made, between create and start.
+                self._setup_network(ctr, f"/proc/{int(reply['pid'])}/ns/net")
             # Attach waiting clients between create and start: no output is lost.
             for session in self._pending.pop(ctr.id, []):
                 session.connect(shim.attach(stdin=session.want_stdin, stdout=session.wants_output,
@@ -564,6 +615,7 @@ class ContainerManager:
                 del ctr.network_settings.ports[:]
             self.store.put(ctr)
             self._release_shim(cid)
+            self._unmount_unused_volumes(ctr)
             self.log.info("container exited", id=cid, exit_code=status, oom_killed=oom)
             if oom and not oom_reported:
                 self.emit("oom", ctr)
@@ -576,6 +628,17 @@ class ContainerManager:
                 self._schedule_restart(cid, delay)
             elif ctr.config.auto_remove:
                 self._remove_now(cid, volumes=True)
+
+    def _unmount_unused_volumes(self, ctr: pb.Container) -> None:
+        """Volumes with driver options are unmounted when no running container uses them."""
+        if self.volumes is None:
+            return
+        for m in ctr.mounts:
+            if m.type != "volume" or not self.volumes.exists(m.source) or not self.volumes.get(m.source).options:
+                continue
+            if not any(c.id != ctr.id and c.state.status in LIVE_STATES and any(
+                    x.type == "volume" and x.source == m.source for x in c.mounts) for c in self.store.all()):
+                self.volumes.unmount(m.source)
 
     # -- restart policies --------------------------------------------------
 

@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bip", default="", metavar="CIDR", help="the default bridge's address/prefix (netsvc --bip)")
     p.add_argument("--default-address-pool", action="append", default=[], metavar="base=CIDR,size=N",
                    help="subnets new networks are taken from (repeatable)")
+    p.add_argument("--userns-remap", default="", metavar="USER[:GROUP]|default",
+                   help="run containers in a user namespace mapped to the user's /etc/subuid and /etc/subgid "
+                        "ranges (default: make and use the pallet-remap user)")
     p.add_argument("--cgroup-parent", default="pallet", help="parent cgroup of containers")
     p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
                    help="registry to reach over plain HTTP (repeatable; loopback always is)")
@@ -73,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     from pallet.engine import servicer as sv
     from pallet.engine._store import ContainerStore
     from pallet.engine._supervisor import Child, sock_address
+    from pallet.engine._userns import resolve as resolve_remap
     from pallet.engine.containers import ContainerManager, Paths, RuntimeConfig
+
+    try:
+        remap = resolve_remap(args.userns_remap)
+    except errors.PalletError as exc:
+        logger.error("bad --userns-remap", error=str(exc))
+        return 1
     from pallet.engine.system import SystemInfo
     from pallet.images.client import ImagesClient
 
@@ -124,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     store = ContainerStore(os.path.join(data_root, "engine", "meta.db"))
     manager = ContainerManager(
         store, images, Paths(data_root, exec_root),
-        RuntimeConfig(runtime=args.runtime, cgroup_parent=args.cgroup_parent),
+        RuntimeConfig(runtime=args.runtime, cgroup_parent=args.cgroup_parent, userns_remap=remap),
     )
     from pallet.engine._exec import ExecManager
     from pallet.engine._health import HealthMonitor

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from pallet import errors, log
 from pallet.fsutil import disk_usage
+from pallet.images import _idmap
 from pallet.sqlite import Database
 
 VIEW, ACTIVE, COMMITTED = "view", "active", "committed"
@@ -173,6 +174,8 @@ class Snapshotter:
                 os.makedirs(self.fs_dir(sid), mode=0o755)
                 if kind == ACTIVE:
                     os.makedirs(self.work_dir(sid), mode=0o700)
+                if labels and _idmap.LABEL in labels:
+                    os.chown(self.fs_dir(sid), *_idmap.parse(labels[_idmap.LABEL]))
                 mounts = self._mounts(db, self._get(db, key))
             except BaseException:
                 shutil.rmtree(self._dir(sid), ignore_errors=True)
@@ -195,6 +198,9 @@ class Snapshotter:
     def _mounts(self, db: sqlite3.Connection, snap: Snapshot) -> list[Mount]:
         parent_id = db.execute("SELECT parent_id FROM snapshots WHERE id = ?", (snap.id,)).fetchone()[0]
         lowers = [self.fs_dir(i) for i in self._chain(db, parent_id)]
+        if _idmap.LABEL in snap.labels:  # a user-namespace remapped container: layers owned by its IDs
+            uid, gid = _idmap.parse(snap.labels[_idmap.LABEL])
+            lowers = [_idmap.shifted(d, uid, gid) for d in lowers]
         if snap.kind == ACTIVE:
             if not lowers:
                 return [Mount("bind", self.fs_dir(snap.id), ["rbind", "rw"])]

@@ -66,6 +66,17 @@ def create(path: str) -> None:
         raise
 
 
+def adopt(source: str, path: str) -> None:
+    """Keep an existing namespace (e.g. /proc/PID/ns/net) alive by a bind mount on path."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+    os.close(fd)
+    if _libc.mount(source.encode(), path.encode(), None, MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise OSError(err, f"bind-mount {source} on {path}: {os.strerror(err)}")
+
+
 def is_mounted(path: str) -> bool:
     """Whether path holds a namespace (an nsfs mount), not only an empty file."""
     try:

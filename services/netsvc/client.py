@@ -38,8 +38,9 @@ class NetClient:
     def detach(self, cid: str, network: str, force: bool = False) -> None:
         self.call(self.sandboxes.Detach, pb.DetachRequest(container_id=cid, network=network, force=force))
 
-    def setup(self, cid: str, ports: Iterable[pb.PortBinding], dns: Iterable[str]) -> pb.Sandbox:
-        return self.call(self.sandboxes.Setup, pb.SetupRequest(container_id=cid, ports=list(ports), dns=list(dns)))
+    def setup(self, cid: str, ports: Iterable[pb.PortBinding], dns: Iterable[str], netns: str = "") -> pb.Sandbox:
+        return self.call(self.sandboxes.Setup, pb.SetupRequest(container_id=cid, ports=list(ports), dns=list(dns),
+                                                               netns=netns))
 
     def teardown(self, cid: str) -> None:
         self.call(self.sandboxes.Teardown, pb.TeardownRequest(container_id=cid))

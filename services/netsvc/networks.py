@@ -436,7 +436,10 @@ class NetworkManager:
             sb = pb.Sandbox(container_id=cid, netns_path=path, dns=list(req.dns))
             if os.path.lexists(path):
                 _netns.remove(path)
-            _netns.create(path)
+            if req.netns:
+                _netns.adopt(req.netns, path)
+            else:
+                _netns.create(path)
             try:
                 self.links.loopback_up(path)
                 eps = self.store.endpoints(container_id=cid)

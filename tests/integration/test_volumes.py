@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 
 from tests.conftest import Engine
@@ -227,3 +228,59 @@ def test_volumes_from(engine: Engine, tmp_path: object) -> None:
     finally:
         engine.ctl("rm", "-f", src)
         engine.ctl("volume", "rm", "-f", vol)
+
+
+def test_local_driver_options_tmpfs_volume(engine: Engine) -> None:
+    """`volume create -o type=tmpfs`: mounted while containers use it, shared by them, gone after."""
+    name = _name("tmpvol")
+    engine.ctl("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=8m,mode=0777", name,
+               check=True)
+    try:
+        info = json.loads(engine.ctl("volume", "inspect", name, check=True).stdout)[0]
+        assert info["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=8m,mode=0777"}
+        a = _name("a")
+        engine.ctl("run", "-d", "--name", a, "-v", f"{name}:/v", "busybox", "sh", "-c",
+                   "echo shared > /v/f; sleep 300", check=True)
+        try:
+            res = engine.ctl("run", "--rm", "-v", f"{name}:/v", "busybox", "sh", "-c",
+                             "for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /v/f ] && break; sleep 0.2; done; "
+                             "cat /v/f; df -k /v | tail -1; grep ' /v ' /proc/mounts", check=True)
+            assert "shared" in res.stdout and "tmpfs" in res.stdout and " 8192 " in res.stdout
+        finally:
+            engine.ctl("rm", "-f", a)
+        assert not os.path.ismount(info["Mountpoint"])  # unmounted with its last user
+        bad = engine.ctl("volume", "create", "-o", "colour=blue", _name("bad"))
+        assert bad.returncode != 0 and "invalid option key" in bad.stderr
+    finally:
+        engine.ctl("volume", "rm", "-f", name)
+
+
+def test_nocopy_and_bind_propagation(engine: Engine, tmp_path: object) -> None:
+    vol = _name("nocopy")
+    try:
+        res = engine.ctl("run", "--rm", "-v", f"{vol}:/etc:nocopy", "busybox", "ls", "/etc", check=True)
+        assert res.stdout.split() == [] or "passwd" not in res.stdout
+    finally:
+        engine.ctl("volume", "rm", "-f", vol)
+    src = os.path.join(str(tmp_path), "prop")
+    os.makedirs(src)
+    subprocess.run(["mount", "--bind", src, src], check=True)
+    subprocess.run(["mount", "--make-shared", src], check=True)
+    name = _name("prop")
+    try:
+        engine.ctl("run", "-d", "--name", name, "--mount", f"type=bind,source={src},target=/p,bind-propagation=rslave",
+                   "busybox", "sleep", "300", check=True)
+        info = json.loads(engine.ctl("inspect", name, check=True).stdout)[0]
+        assert info["Mounts"][0]["Propagation"] == "rslave"
+        # A mount made on the host below the source shows up in the container (slave propagation).
+        sub = os.path.join(src, "sub")
+        os.makedirs(sub)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", sub], check=True)
+        try:
+            res = engine.ctl("exec", name, "grep", " /p/sub ", "/proc/mounts")
+            assert res.returncode == 0 and "tmpfs" in res.stdout
+        finally:
+            subprocess.run(["umount", sub], check=False)
+    finally:
+        engine.ctl("rm", "-f", name)
+        subprocess.run(["umount", "-l", src], check=False)

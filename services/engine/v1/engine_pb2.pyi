@@ -140,7 +140,7 @@ class DisconnectNetworkResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Mount(_message.Message):
-    __slots__ = ("type", "source", "target", "read_only", "tmpfs_size", "tmpfs_mode", "create_source", "anonymous", "path")
+    __slots__ = ("type", "source", "target", "read_only", "tmpfs_size", "tmpfs_mode", "create_source", "anonymous", "path", "propagation", "no_copy")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,8 @@ class Mount(_message.Message):
     CREATE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    PROPAGATION_FIELD_NUMBER: _ClassVar[int]
+    NO_COPY_FIELD_NUMBER: _ClassVar[int]
     type: str
     source: str
     target: str
@@ -159,10 +161,12 @@ class Mount(_message.Message):
     create_source: bool
     anonymous: bool
     path: str
-    def __init__(self, type: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., read_only: _Optional[bool] = ..., tmpfs_size: _Optional[int] = ..., tmpfs_mode: _Optional[int] = ..., create_source: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., path: _Optional[str] = ...) -> None: ...
+    propagation: str
+    no_copy: bool
+    def __init__(self, type: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., read_only: _Optional[bool] = ..., tmpfs_size: _Optional[int] = ..., tmpfs_mode: _Optional[int] = ..., create_source: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., path: _Optional[str] = ..., propagation: _Optional[str] = ..., no_copy: _Optional[bool] = ...) -> None: ...
 
 class HostConfig(_message.Message):
-    __slots__ = ("memory", "memory_swap", "memory_reservation", "oom_kill_disable", "nano_cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "ulimits", "shm_size", "cap_add", "cap_drop", "privileged", "security_opt", "sysctls", "devices", "device_cgroup_rules", "group_add", "init")
+    __slots__ = ("memory", "memory_swap", "memory_reservation", "oom_kill_disable", "nano_cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "ulimits", "shm_size", "cap_add", "cap_drop", "privileged", "security_opt", "sysctls", "devices", "device_cgroup_rules", "group_add", "init", "userns_mode")
     class SysctlsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +197,7 @@ class HostConfig(_message.Message):
     DEVICE_CGROUP_RULES_FIELD_NUMBER: _ClassVar[int]
     GROUP_ADD_FIELD_NUMBER: _ClassVar[int]
     INIT_FIELD_NUMBER: _ClassVar[int]
+    USERNS_MODE_FIELD_NUMBER: _ClassVar[int]
     memory: int
     memory_swap: int
     memory_reservation: int
@@ -216,7 +221,18 @@ class HostConfig(_message.Message):
     device_cgroup_rules: _containers.RepeatedScalarFieldContainer[str]
     group_add: _containers.RepeatedScalarFieldContainer[str]
     init: bool
-    def __init__(self, memory: _Optional[int] = ..., memory_swap: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., oom_kill_disable: _Optional[bool] = ..., nano_cpus: _Optional[int] = ..., cpu_shares: _Optional[int] = ..., cpu_period: _Optional[int] = ..., cpu_quota: _Optional[int] = ..., cpuset_cpus: _Optional[str] = ..., cpuset_mems: _Optional[str] = ..., pids_limit: _Optional[int] = ..., blkio_weight: _Optional[int] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., shm_size: _Optional[int] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., privileged: _Optional[bool] = ..., security_opt: _Optional[_Iterable[str]] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[DeviceMapping, _Mapping]]] = ..., device_cgroup_rules: _Optional[_Iterable[str]] = ..., group_add: _Optional[_Iterable[str]] = ..., init: _Optional[bool] = ...) -> None: ...
+    userns_mode: str
+    def __init__(self, memory: _Optional[int] = ..., memory_swap: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., oom_kill_disable: _Optional[bool] = ..., nano_cpus: _Optional[int] = ..., cpu_shares: _Optional[int] = ..., cpu_period: _Optional[int] = ..., cpu_quota: _Optional[int] = ..., cpuset_cpus: _Optional[str] = ..., cpuset_mems: _Optional[str] = ..., pids_limit: _Optional[int] = ..., blkio_weight: _Optional[int] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., shm_size: _Optional[int] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., privileged: _Optional[bool] = ..., security_opt: _Optional[_Iterable[str]] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[DeviceMapping, _Mapping]]] = ..., device_cgroup_rules: _Optional[_Iterable[str]] = ..., group_add: _Optional[_Iterable[str]] = ..., init: _Optional[bool] = ..., userns_mode: _Optional[str] = ...) -> None: ...
+
+class IDMap(_message.Message):
+    __slots__ = ("uid", "gid", "size")
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    uid: int
+    gid: int
+    size: int
+    def __init__(self, uid: _Optional[int] = ..., gid: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
 
 class Ulimit(_message.Message):
     __slots__ = ("name", "soft", "hard")
@@ -322,7 +338,7 @@ class HealthResult(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exit_code: _Optional[int] = ..., output: _Optional[str] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user", "size_rw", "size_root_fs", "mounts", "network_settings")
+    __slots__ = ("id", "name", "image", "image_id", "config", "state", "created", "path", "args", "log_path", "bundle_path", "hostname_path", "hosts_path", "resolv_conf_path", "restart_count", "driver", "env", "working_dir", "user", "stopped_by_user", "size_rw", "size_root_fs", "mounts", "network_settings", "idmap")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
@@ -347,6 +363,7 @@ class Container(_message.Message):
     SIZE_ROOT_FS_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_FIELD_NUMBER: _ClassVar[int]
     NETWORK_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    IDMAP_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     image: str
@@ -371,7 +388,8 @@ class Container(_message.Message):
     size_root_fs: int
     mounts: _containers.RepeatedCompositeFieldContainer[Mount]
     network_settings: NetworkSettings
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ..., size_rw: _Optional[int] = ..., size_root_fs: _Optional[int] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., network_settings: _Optional[_Union[NetworkSettings, _Mapping]] = ...) -> None: ...
+    idmap: IDMap
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config: _Optional[_Union[ContainerConfig, _Mapping]] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., path: _Optional[str] = ..., args: _Optional[_Iterable[str]] = ..., log_path: _Optional[str] = ..., bundle_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., restart_count: _Optional[int] = ..., driver: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., working_dir: _Optional[str] = ..., user: _Optional[str] = ..., stopped_by_user: _Optional[bool] = ..., size_rw: _Optional[int] = ..., size_root_fs: _Optional[int] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., network_settings: _Optional[_Union[NetworkSettings, _Mapping]] = ..., idmap: _Optional[_Union[IDMap, _Mapping]] = ...) -> None: ...
 
 class CreateContainerRequest(_message.Message):
     __slots__ = ("config", "name")

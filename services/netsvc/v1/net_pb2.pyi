@@ -228,14 +228,16 @@ class DetachResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SetupRequest(_message.Message):
-    __slots__ = ("container_id", "ports", "dns")
+    __slots__ = ("container_id", "ports", "dns", "netns")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     PORTS_FIELD_NUMBER: _ClassVar[int]
     DNS_FIELD_NUMBER: _ClassVar[int]
+    NETNS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     ports: _containers.RepeatedCompositeFieldContainer[PortBinding]
     dns: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, container_id: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ...) -> None: ...
+    netns: str
+    def __init__(self, container_id: _Optional[str] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., netns: _Optional[str] = ...) -> None: ...
 
 class TeardownRequest(_message.Message):
     __slots__ = ("container_id",)
