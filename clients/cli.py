@@ -255,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pallet.client import _network as net
 
     net.add_parsers(sub, _add)
+
+    from pallet.client import _build as bld
+
+    bld.add_parsers(sub, _add)
     return parser
 
 

@@ -25,6 +25,7 @@ class Client:
         self.system = pb_grpc.SystemStub(self.channel)
         self.volumes = pb_grpc.VolumesStub(self.channel)
         self.networks = pb_grpc.NetworksStub(self.channel)
+        self.builder = pb_grpc.BuilderStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()

@@ -47,6 +47,17 @@ def _read_nofollow(root: str, rel: str, limit: int = 1 << 20) -> bytes | None:
         os.close(fd)
 
 
+def exists(dirs: Sequence[str], rel: str) -> bool:
+    """Whether the image has rel (of any type): the topmost layer holding it decides (whiteouts hide)."""
+    for d in dirs:
+        try:
+            st = os.lstat(os.path.join(d, rel.strip("/")))
+        except OSError:
+            continue
+        return not (st.st_rdev == 0 and (st.st_mode & 0o170000) == 0o020000)
+    return False
+
+
 def read_file(dirs: Sequence[str], rel: str) -> bytes | None:
     for d in dirs:
         data = _read_nofollow(d, rel)

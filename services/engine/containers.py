@@ -495,7 +495,7 @@ class ContainerManager:
                 self._volume_store().ensure_mounted(m.source)
         dirs = _rootfs.layer_dirs([(m.type, m.source, list(m.options)) for m in mounts])
         uid, gid, extra = _rootfs.resolve_user(dirs, ctr.user) if ctr.user else (0, 0, [])
-        if ctr.working_dir != "/" and _rootfs.read_file(dirs, ctr.working_dir.strip("/")) is None:
+        if ctr.working_dir != "/" and not _rootfs.exists(dirs, ctr.working_dir):
             shift = (ctr.idmap.uid, ctr.idmap.gid) if ctr.HasField("idmap") else (0, 0)
             _ensure_dir(dirs[0], ctr.working_dir, uid + shift[0], gid + shift[1])
         spec = _spec.build(

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                       services={"imagesvc": images_addr, "netsvc": net_addr})
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System",
-             "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks"])
+             "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks", "pallet.engine.v1.Builder"])
     sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
                 sv.SystemServicer(info), sv.VolumesServicer(manager), sv.NetworksServicer(manager))
     for host in hosts:

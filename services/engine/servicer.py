@@ -238,6 +238,41 @@ def register(server: grpc.Server, containers: ContainersServicer, images: Images
         pb_grpc.add_VolumesServicer_to_server(volumes, server)
     if networks is not None:
         pb_grpc.add_NetworksServicer_to_server(networks, server)
+    pb_grpc.add_BuilderServicer_to_server(BuilderServicer(containers.m), server)
+
+
+class BuilderServicer(pb_grpc.BuilderServicer):
+    """Build: the options, then the context; progress events back. Prune: the build cache."""
+
+    def __init__(self, manager: ContainerManager) -> None:
+        self.m = manager
+        self._builder: Any = None
+
+    def _b(self) -> Any:
+        if self._builder is None:
+            from pallet.engine._build import Builder
+
+            self._builder = Builder(self.m, self.m.images)
+        return self._builder
+
+    def Build(self, request_iterator: Iterator[pb.BuildRequest], context: Any) -> Iterator[pb.BuildEvent]:
+        from pallet import errors
+
+        it = iter(request_iterator)
+        first = next(it, None)
+        if first is None or first.WhichOneof("part") != "options":
+            raise errors.InvalidArgument("the first message of Build must carry its options")
+
+        def chunks() -> Iterator[bytes]:
+            for req in it:
+                if req.WhichOneof("part") == "context":
+                    yield req.context
+
+        yield from self._b().build(first.options, chunks(), context.is_active)
+
+    def Prune(self, request: pb.BuilderPruneRequest, context: Any) -> pb.BuilderPruneResponse:
+        res: pb.BuilderPruneResponse = self._b().prune(request)
+        return res
 
 
 class NetworksServicer(pb_grpc.NetworksServicer):

@@ -41,6 +41,18 @@ CREATE TABLE IF NOT EXISTS refs (
     PRIMARY KEY (image_id, ref)
 );
 CREATE INDEX IF NOT EXISTS refs_ref ON refs(ref);
+CREATE TABLE IF NOT EXISTS build_cache (
+    key TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    used_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache_refs (
+    key TEXT NOT NULL REFERENCES build_cache(key) ON DELETE CASCADE,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (key, ref)
+);
+CREATE INDEX IF NOT EXISTS cache_refs_ref ON cache_refs(ref);
 """
 
 
@@ -110,12 +122,45 @@ class ImageStore:
 
     def referenced(self, ref: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM refs WHERE ref = ? LIMIT 1", (ref,)).fetchone() is not None
+            return (self._db.execute("SELECT 1 FROM refs WHERE ref = ? LIMIT 1", (ref,)).fetchone() is not None
+                    or self._db.execute("SELECT 1 FROM cache_refs WHERE ref = ? LIMIT 1", (ref,)).fetchone()
+                    is not None)
 
     def all_refs(self) -> set[str]:
-        """Every snapshot and blob some image record references (the GC's image roots)."""
+        """Every snapshot and blob an image record or a build cache entry references (the GC's roots)."""
         with self._lock:
-            return {r[0] for r in self._db.execute("SELECT DISTINCT ref FROM refs")}
+            return ({r[0] for r in self._db.execute("SELECT DISTINCT ref FROM refs")}
+                    | {r[0] for r in self._db.execute("SELECT DISTINCT ref FROM cache_refs")})
+
+    # -- build cache ---------------------------------------------------------------
+
+    def cache_put(self, key: str, data: str, refs: Iterable[str]) -> None:
+        now = time.time_ns()
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO build_cache (key, data, created_ns, used_ns) VALUES (?, ?, ?, ?)",
+                       (key, data, now, now))
+            db.execute("DELETE FROM cache_refs WHERE key = ?", (key,))
+            db.executemany("INSERT OR IGNORE INTO cache_refs (key, ref) VALUES (?, ?)", [(key, r) for r in refs])
+
+    def cache_get(self, key: str) -> str | None:
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM build_cache WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE build_cache SET used_ns = ? WHERE key = ?", (time.time_ns(), key))
+        return None if row is None else str(row[0])
+
+    def cache_entries(self) -> list[tuple[str, int, set[str]]]:
+        """(key, last used ns, refs) of every cache entry."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, used_ns FROM build_cache").fetchall()
+            refs: dict[str, set[str]] = {}
+            for k, r in self._db.execute("SELECT key, ref FROM cache_refs"):
+                refs.setdefault(k, set()).add(r)
+        return [(k, used, refs.get(k, set())) for k, used in rows]
+
+    def cache_delete(self, keys: Iterable[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM build_cache WHERE key = ?", [(k,) for k in keys])
 
     def add(self, items: Iterable[tuple[ImageRecord, Iterable[str]]]) -> list[ImageRecord]:
         """Insert images (one kept as it is if its ID exists) and point names at them, in one transaction."""

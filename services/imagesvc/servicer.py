@@ -18,7 +18,7 @@ from pallet.images.v1 import images_pb2 as pb
 from pallet.images.v1 import images_pb2_grpc as pb_grpc
 
 SERVICE_NAMES = ("pallet.images.v1.Content", "pallet.images.v1.Snapshots", "pallet.images.v1.Images",
-                 "pallet.images.v1.Gc")
+                 "pallet.images.v1.Gc", "pallet.images.v1.Builds")
 _KINDS = {"view": pb.SnapshotInfo.KIND_VIEW, "active": pb.SnapshotInfo.KIND_ACTIVE,
           "committed": pb.SnapshotInfo.KIND_COMMITTED}
 
@@ -198,7 +198,14 @@ def registrations(backend: Backend, images: ImageService) -> list[tuple[Any, Any
         (pb_grpc.add_SnapshotsServicer_to_server, SnapshotsServicer(backend)),
         (pb_grpc.add_ImagesServicer_to_server, ImagesServicer(backend, images)),
         (pb_grpc.add_GcServicer_to_server, _gc_servicer(backend, images)),
+        (pb_grpc.add_BuildsServicer_to_server, _builds_servicer(backend, images)),
     ]
+
+
+def _builds_servicer(backend: Backend, images: ImageService) -> Any:
+    from pallet.images._buildservice import BuildsServicer
+
+    return BuildsServicer(backend, images)
 
 
 def _gc_servicer(backend: Backend, images: ImageService) -> Any:

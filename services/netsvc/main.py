@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     log.setup("netsvc", args.debug)
     import logging
 
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output is one line per netlink message
+    # pyroute2 and asyncio log every netlink message at debug level: keep the stdlib loggers at INFO
+    # (Pallet's own --debug detail goes through structlog).
+    logging.getLogger().setLevel(logging.INFO)
     logger = log.get("netsvc")
     root = os.path.abspath(args.root)
     os.makedirs(os.path.join(root, "network"), mode=0o711, exist_ok=True)

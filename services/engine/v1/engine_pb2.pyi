@@ -1125,3 +1125,105 @@ class PruneVolumesResponse(_message.Message):
     volumes_deleted: _containers.RepeatedScalarFieldContainer[str]
     space_reclaimed: int
     def __init__(self, volumes_deleted: _Optional[_Iterable[str]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...
+
+class BuildOptions(_message.Message):
+    __slots__ = ("tags", "dockerfile", "build_args", "target", "no_cache", "pull", "network", "labels", "platform", "source_date_epoch", "secrets", "cache_from")
+    class BuildArgsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SecretsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    DOCKERFILE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_ARGS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    PULL_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_DATE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FROM_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    dockerfile: str
+    build_args: _containers.ScalarMap[str, str]
+    target: str
+    no_cache: bool
+    pull: bool
+    network: str
+    labels: _containers.ScalarMap[str, str]
+    platform: str
+    source_date_epoch: int
+    secrets: _containers.ScalarMap[str, bytes]
+    cache_from: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tags: _Optional[_Iterable[str]] = ..., dockerfile: _Optional[str] = ..., build_args: _Optional[_Mapping[str, str]] = ..., target: _Optional[str] = ..., no_cache: _Optional[bool] = ..., pull: _Optional[bool] = ..., network: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., platform: _Optional[str] = ..., source_date_epoch: _Optional[int] = ..., secrets: _Optional[_Mapping[str, bytes]] = ..., cache_from: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BuildRequest(_message.Message):
+    __slots__ = ("options", "context")
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    options: BuildOptions
+    context: bytes
+    def __init__(self, options: _Optional[_Union[BuildOptions, _Mapping]] = ..., context: _Optional[bytes] = ...) -> None: ...
+
+class BuildEvent(_message.Message):
+    __slots__ = ("step", "cached", "output", "done", "warning", "image_id")
+    class Step(_message.Message):
+        __slots__ = ("index", "total", "stage", "instruction", "line")
+        INDEX_FIELD_NUMBER: _ClassVar[int]
+        TOTAL_FIELD_NUMBER: _ClassVar[int]
+        STAGE_FIELD_NUMBER: _ClassVar[int]
+        INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+        LINE_FIELD_NUMBER: _ClassVar[int]
+        index: int
+        total: int
+        stage: str
+        instruction: str
+        line: int
+        def __init__(self, index: _Optional[int] = ..., total: _Optional[int] = ..., stage: _Optional[str] = ..., instruction: _Optional[str] = ..., line: _Optional[int] = ...) -> None: ...
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    step: BuildEvent.Step
+    cached: bool
+    output: bytes
+    done: float
+    warning: str
+    image_id: str
+    def __init__(self, step: _Optional[_Union[BuildEvent.Step, _Mapping]] = ..., cached: _Optional[bool] = ..., output: _Optional[bytes] = ..., done: _Optional[float] = ..., warning: _Optional[str] = ..., image_id: _Optional[str] = ...) -> None: ...
+
+class BuilderPruneRequest(_message.Message):
+    __slots__ = ("all", "filters")
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    all: bool
+    filters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, all: _Optional[bool] = ..., filters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BuilderPruneResponse(_message.Message):
+    __slots__ = ("entries", "space_reclaimed")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    SPACE_RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    space_reclaimed: int
+    def __init__(self, entries: _Optional[int] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...

@@ -2279,6 +2279,127 @@ class Networks:
             _registered_method=True)
 
 
+class BuilderStub:
+    """Builder: images from Dockerfiles (palletctl build, builder prune).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Build = channel.stream_stream(
+                '/pallet.engine.v1.Builder/Build',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuildRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuildEvent.FromString,
+                _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/pallet.engine.v1.Builder/Prune',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneResponse.FromString,
+                _registered_method=True)
+
+
+class BuilderServicer:
+    """Builder: images from Dockerfiles (palletctl build, builder prune).
+    """
+
+    def Build(self, request_iterator, context):
+        """Build takes the options first, then the context as tar chunks; it streams
+        progress and ends with the image (or fails with the step that failed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Prune(self, request, context):
+        """Prune removes build cache entries, then collects what they held.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BuilderServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Build': grpc.stream_stream_rpc_method_handler(
+                    servicer.Build,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuildRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuildEvent.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.engine.v1.Builder', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.engine.v1.Builder', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Builder:
+    """Builder: images from Dockerfiles (palletctl build, builder prune).
+    """
+
+    @staticmethod
+    def Build(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/pallet.engine.v1.Builder/Build',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.BuildRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.BuildEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Builder/Prune',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.BuilderPruneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class SystemStub:
     """Missing associated documentation comment in .proto file."""
 

@@ -627,3 +627,75 @@ class PruneImagesResponse(_message.Message):
     images: _containers.RepeatedCompositeFieldContainer[DeleteImageResponse]
     space_reclaimed: int
     def __init__(self, images: _Optional[_Iterable[_Union[DeleteImageResponse, _Mapping]]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...
+
+class LayerInfo(_message.Message):
+    __slots__ = ("blob", "diff_id", "chain_id", "size")
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    DIFF_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    blob: Descriptor
+    diff_id: str
+    chain_id: str
+    size: int
+    def __init__(self, blob: _Optional[_Union[Descriptor, _Mapping]] = ..., diff_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class CommitLayerRequest(_message.Message):
+    __slots__ = ("key", "parent", "epoch", "cache")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    parent: str
+    epoch: int
+    cache: CacheEntry
+    def __init__(self, key: _Optional[str] = ..., parent: _Optional[str] = ..., epoch: _Optional[int] = ..., cache: _Optional[_Union[CacheEntry, _Mapping]] = ...) -> None: ...
+
+class CreateImageRequest(_message.Message):
+    __slots__ = ("config", "layers", "names")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    config: bytes
+    layers: _containers.RepeatedCompositeFieldContainer[LayerInfo]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, config: _Optional[bytes] = ..., layers: _Optional[_Iterable[_Union[LayerInfo, _Mapping]]] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CacheGetRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class CacheEntry(_message.Message):
+    __slots__ = ("key", "found", "config", "layers")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    found: bool
+    config: bytes
+    layers: _containers.RepeatedCompositeFieldContainer[LayerInfo]
+    def __init__(self, key: _Optional[str] = ..., found: _Optional[bool] = ..., config: _Optional[bytes] = ..., layers: _Optional[_Iterable[_Union[LayerInfo, _Mapping]]] = ...) -> None: ...
+
+class CachePutResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CachePruneRequest(_message.Message):
+    __slots__ = ("all", "keep_recent_seconds")
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    KEEP_RECENT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    all: bool
+    keep_recent_seconds: int
+    def __init__(self, all: _Optional[bool] = ..., keep_recent_seconds: _Optional[int] = ...) -> None: ...
+
+class CachePruneResponse(_message.Message):
+    __slots__ = ("entries", "bytes")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    bytes: int
+    def __init__(self, entries: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...

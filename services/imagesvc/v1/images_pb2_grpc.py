@@ -1297,3 +1297,260 @@ class Gc:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BuildsStub:
+    """Builds is what palletd's builder needs beside snapshots: the diff of a build
+    step's snapshot as a layer, an image from a config and layers, and the
+    build cache (entries that keep their layers from garbage collection).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CommitLayer = channel.unary_unary(
+                '/pallet.images.v1.Builds/CommitLayer',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CommitLayerRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.LayerInfo.FromString,
+                _registered_method=True)
+        self.CreateImage = channel.unary_unary(
+                '/pallet.images.v1.Builds/CreateImage',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CreateImageRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.Image.FromString,
+                _registered_method=True)
+        self.CacheGet = channel.unary_unary(
+                '/pallet.images.v1.Builds/CacheGet',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheGetRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.FromString,
+                _registered_method=True)
+        self.CachePut = channel.unary_unary(
+                '/pallet.images.v1.Builds/CachePut',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePutResponse.FromString,
+                _registered_method=True)
+        self.CachePrune = channel.unary_unary(
+                '/pallet.images.v1.Builds/CachePrune',
+                request_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePruneRequest.SerializeToString,
+                response_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePruneResponse.FromString,
+                _registered_method=True)
+
+
+class BuildsServicer:
+    """Builds is what palletd's builder needs beside snapshots: the diff of a build
+    step's snapshot as a layer, an image from a config and layers, and the
+    build cache (entries that keep their layers from garbage collection).
+    """
+
+    def CommitLayer(self, request, context):
+        """CommitLayer turns the active snapshot `key` into a layer: its changes as a
+        deterministic tar blob, the snapshot committed under the layer's chain ID.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateImage(self, request, context):
+        """CreateImage records an image from a config and its layers, and names it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CacheGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CachePut(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CachePrune(self, request, context):
+        """CachePrune removes cache entries (all, or those unused for `until`), then collects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BuildsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CommitLayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitLayer,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CommitLayerRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.LayerInfo.SerializeToString,
+            ),
+            'CreateImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateImage,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CreateImageRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.Image.SerializeToString,
+            ),
+            'CacheGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.CacheGet,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheGetRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.SerializeToString,
+            ),
+            'CachePut': grpc.unary_unary_rpc_method_handler(
+                    servicer.CachePut,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePutResponse.SerializeToString,
+            ),
+            'CachePrune': grpc.unary_unary_rpc_method_handler(
+                    servicer.CachePrune,
+                    request_deserializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePruneRequest.FromString,
+                    response_serializer=pallet_dot_images_dot_v1_dot_images__pb2.CachePruneResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.images.v1.Builds', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.images.v1.Builds', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Builds:
+    """Builds is what palletd's builder needs beside snapshots: the diff of a build
+    step's snapshot as a layer, an image from a config and layers, and the
+    build cache (entries that keep their layers from garbage collection).
+    """
+
+    @staticmethod
+    def CommitLayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Builds/CommitLayer',
+            pallet_dot_images_dot_v1_dot_images__pb2.CommitLayerRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.LayerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Builds/CreateImage',
+            pallet_dot_images_dot_v1_dot_images__pb2.CreateImageRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.Image.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CacheGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Builds/CacheGet',
+            pallet_dot_images_dot_v1_dot_images__pb2.CacheGetRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CachePut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Builds/CachePut',
+            pallet_dot_images_dot_v1_dot_images__pb2.CacheEntry.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.CachePutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CachePrune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.images.v1.Builds/CachePrune',
+            pallet_dot_images_dot_v1_dot_images__pb2.CachePruneRequest.SerializeToString,
+            pallet_dot_images_dot_v1_dot_images__pb2.CachePruneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
