@@ -104,6 +104,15 @@ def _hostconfig_json(cfg: Any) -> dict[str, Any]:
     return hostconfig_json(cfg)
 
 
+def _healthcheck_json(h: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"Test": list(h.test)}
+    for key, value in (("Interval", h.interval_ns), ("Timeout", h.timeout_ns), ("StartPeriod", h.start_period_ns),
+                       ("Retries", h.retries)):
+        if value:
+            out[key] = value
+    return out
+
+
 def image_json(img: Any) -> dict[str, Any]:
     cfg = img.config
     return {
@@ -126,6 +135,9 @@ def image_json(img: Any) -> dict[str, Any]:
             "ExposedPorts": {p: {} for p in cfg.exposed_ports} or None,
             "Volumes": {v: {} for v in cfg.volumes} or None,
             "StopSignal": cfg.stop_signal or None,
+            "OnBuild": list(cfg.on_build) or None,
+            **({"Shell": list(cfg.shell)} if cfg.shell else {}),
+            **({"Healthcheck": _healthcheck_json(cfg.healthcheck)} if cfg.HasField("healthcheck") else {}),
         },
         "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
         "Metadata": {"LastTagTime": ZERO_TIME},

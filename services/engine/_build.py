@@ -126,12 +126,13 @@ class Build:
         name = self.opts.dockerfile or "Dockerfile"
         candidates = [name] if self.opts.dockerfile else ["Dockerfile", "dockerfile"]
         for cand in candidates:
-            path = os.path.join(self.context, cand.lstrip("/"))
-            with contextlib.suppress(OSError, errors.InvalidArgument):
+            try:
                 real = _buildcopy._inside(self.context, cand.lstrip("/"))
-                if os.path.isfile(real):
-                    with open(real, encoding="utf-8", errors="replace") as f:
-                        return _dockerfile.parse(f.read(), os.path.basename(path))
+                with open(real, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except (OSError, errors.InvalidArgument):
+                continue
+            return _dockerfile.parse(text, os.path.basename(cand))
         raise errors.InvalidArgument(f"Cannot locate specified Dockerfile: {name}")
 
     def _declare(self, env: dict[str, str], insts: Iterable[Any], into: dict[str, str] | None = None

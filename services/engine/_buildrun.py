@@ -57,6 +57,7 @@ class Runner:
         rootfs = os.path.join(bundle, "rootfs")
         os.makedirs(rootfs, mode=0o711, exist_ok=True)
         mounted = False
+        stubs: list[str] = []
         netns = ""
         sandboxed = False
         try:
@@ -68,11 +69,13 @@ class Runner:
                 sandboxed = True
                 netns = self.net.client.setup(step.step_id, [], []).netns_path
             mode = "host" if step.network == "host" else "none" if not netns else "bridge"
-            self._write_bundle(bundle, rootfs, step, mode, netns)
+            stubs = self._write_bundle(bundle, rootfs, step, mode, netns)
             yield from self._exec(bundle, step, alive)
         finally:
             subprocess.run([self.runtime, "--root", self.runtime_root, "delete", "--force", step.step_id],
                            capture_output=True, check=False)
+            for stub in stubs if mounted else []:
+                _remove_stub(stub)
             if sandboxed:
                 with contextlib.suppress(errors.PalletError):
                     self.net.client.release(step.step_id)
@@ -82,7 +85,9 @@ class Runner:
                         break
             shutil.rmtree(bundle, ignore_errors=True)
 
-    def _write_bundle(self, bundle: str, rootfs: str, step: RunStep, mode: str, netns: str) -> None:
+    def _write_bundle(self, bundle: str, rootfs: str, step: RunStep, mode: str, netns: str) -> list[str]:
+        """The bundle's config.json; returns the mount points the runtime will create in the rootfs
+        (the first missing component of each), to be removed so they never land in the layer."""
         dirs = [rootfs]
         uid, gid, extra = _rootfs.resolve_user(dirs, step.user) if step.user else (0, 0, [])
         cwd = step.workdir or "/"
@@ -107,6 +112,15 @@ class Runner:
         _security.apply(spec, hc)
         spec["root"]["path"] = rootfs
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
+        stubs = []
+        for m in spec["mounts"]:
+            path = rootfs
+            for part in [p for p in m["destination"].split("/") if p]:
+                path = os.path.join(path, part)
+                if not os.path.lexists(path):
+                    stubs.append(path)
+                    break
+        return sorted(set(stubs))
 
     def _exec(self, bundle: str, step: RunStep, alive: Callable[[], bool]) -> Iterator[bytes]:
         proc = subprocess.Popen([self.runtime, "--root", self.runtime_root, "run", "--bundle", bundle, step.step_id],
@@ -136,6 +150,15 @@ class Runner:
                 proc.wait()
         if code != 0:
             raise StepFailed(code)
+
+
+def _remove_stub(path: str) -> None:
+    """A mount point the runtime made (an empty file or directory tree of mount points)."""
+    with contextlib.suppress(OSError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
 
 
 class StepFailed(errors.InvalidArgument):

@@ -115,6 +115,7 @@ class ImageService:
                 exposed_ports=_keys(c.get("ExposedPorts")), volumes=_keys(c.get("Volumes")),
                 stop_signal=str(c.get("StopSignal") or ""),
                 healthcheck=_healthcheck(c.get("Healthcheck")),
+                on_build=_strs(c.get("OnBuild")), shell=_strs(c.get("Shell")),
             ),
             platform=ipb.Platform(architecture=str(cfg.get("architecture") or ""), os=str(cfg.get("os") or ""),
                                   variant=str(cfg.get("variant") or "")),

@@ -1,0 +1,256 @@
+"""palletctl build end to end: instructions, stages, cache hits and misses, errors, secrets, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tarfile
+import uuid
+
+import pytest
+
+from tests._engine import Engine
+
+
+def _tag(prefix: str = "b") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}:1"
+
+
+def _ctx(tmp_path: object, dockerfile: str, files: dict[str, str] | None = None) -> str:
+    root = str(tmp_path)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "Dockerfile"), "w") as f:
+        f.write(dockerfile)
+    for name, content in (files or {}).items():
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+    return root
+
+
+def _build(engine: Engine, ctx: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return engine.ctl("build", *args, ctx, check=check, timeout=180)
+
+
+def _steps(out: str) -> tuple[list[int], list[int]]:
+    """(steps that ran, steps taken from the cache) by index."""
+    cached = [int(m) for m in re.findall(r"^\[(\d+)/\d+\] CACHED$", out, re.M)]
+    started = [int(m) for m in re.findall(r"^\[(\d+)/\d+\] (?!CACHED|DONE)", out, re.M)]
+    return [s for s in started if s not in cached], cached
+
+
+def _id(engine: Engine, ref: str) -> str:
+    return json.loads(engine.ctl("image", "inspect", ref, check=True).stdout)[0]["Id"]
+
+
+def test_every_instruction_and_the_image_config(engine: Engine, tmp_path: object) -> None:
+    tag = _tag()
+    ctx = _ctx(tmp_path, """\
+# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM $BASE AS base
+ARG WHO=world
+ENV GREETING="hello" \\
+    TARGET=/srv/app
+LABEL org.example.team="core" version=1
+WORKDIR $TARGET
+COPY app.txt ./
+COPY --chmod=750 --chown=1:2 tool.sh /usr/local/bin/tool
+ADD archive.tar.gz /opt/
+RUN echo "$GREETING $WHO" > greeting && chmod 600 greeting
+RUN <<EOF
+echo from-heredoc > /srv/heredoc
+EOF
+USER 1:2
+EXPOSE 8080/tcp 53/udp
+VOLUME ["/data"]
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-c"]
+ONBUILD RUN echo child
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat greeting"]
+""", {"app.txt": "app\n", "tool.sh": "#!/bin/sh\necho tool\n"})
+    with tarfile.open(os.path.join(ctx, "archive.tar.gz"), "w:gz") as tar:
+        tar.add(os.path.join(ctx, "app.txt"), arcname="inside/extracted.txt")
+    res = _build(engine, ctx, "-t", tag, "--build-arg", "WHO=pallet")
+    assert "Successfully tagged " + tag in res.stdout
+    assert "syntax" in res.stdout  # the ignored directive is reported
+    out = engine.ctl("run", "--rm", "--user", "0", tag, check=True).stdout
+    assert out == "hello pallet\n"
+    res = engine.ctl("run", "--rm", "--user", "0", "--entrypoint", "sh", tag, "-c",
+                     "stat -c '%a %u:%g' /usr/local/bin/tool; cat /opt/inside/extracted.txt /srv/heredoc; "
+                     "stat -c '%a' /srv/app/greeting; pwd", check=True)
+    assert res.stdout.split("\n")[:5] == ["750 1:2", "app", "from-heredoc", "600", "/srv/app"]
+    cfg = json.loads(engine.ctl("image", "inspect", tag, check=True).stdout)[0]["Config"]
+    assert cfg["User"] == "1:2" and cfg["WorkingDir"] == "/srv/app" and cfg["StopSignal"] == "SIGQUIT"
+    assert set(cfg["ExposedPorts"]) == {"8080/tcp", "53/udp"} and "/data" in cfg["Volumes"]
+    assert cfg["Labels"] == {"org.example.team": "core", "version": "1"}
+    assert "GREETING=hello" in cfg["Env"] and not any(e.startswith("WHO=") for e in cfg["Env"])
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c"] and cfg["Cmd"] == ["cat greeting"]
+    assert cfg["OnBuild"] == ["RUN echo child"]
+    history = engine.ctl("history", "--no-trunc", tag, check=True).stdout
+    assert "RUN echo \"$GREETING $WHO\"" in history
+    engine.ctl("rmi", tag)
+
+
+def test_cache_reuses_exactly_the_unchanged_steps(engine: Engine, tmp_path: object) -> None:
+    tag = _tag()
+    ctx = _ctx(tmp_path, """\
+FROM busybox
+RUN echo one > /one
+COPY a.txt /a.txt
+RUN cat /a.txt > /copy
+COPY b.txt /b.txt
+""", {"a.txt": "A1\n", "b.txt": "B\n"})
+    first = _build(engine, ctx, "-t", tag).stdout
+    ran, cached = _steps(first)
+    assert ran == [1, 2, 3, 4, 5] and cached == []
+    again = _build(engine, ctx, "-t", tag).stdout
+    assert _steps(again) == ([1], [2, 3, 4, 5])
+    image_id = _id(engine, tag)
+    os.utime(os.path.join(ctx, "a.txt"), (1, 1))  # times are not content
+    assert _steps(_build(engine, ctx, "-t", tag).stdout)[1] == [2, 3, 4, 5]
+    assert _id(engine, tag) == image_id
+    with open(os.path.join(ctx, "a.txt"), "w") as f:
+        f.write("A2\n")
+    changed = _build(engine, ctx, "-t", tag).stdout
+    assert _steps(changed) == ([1, 3, 4, 5], [2])
+    assert engine.ctl("run", "--rm", tag, "cat", "/copy", check=True).stdout == "A2\n"
+    no_cache = _build(engine, ctx, "-t", tag, "--no-cache").stdout
+    assert _steps(no_cache)[1] == []
+    # A build arg only changes the steps that see it.
+    with open(os.path.join(ctx, "Dockerfile"), "a") as f:
+        f.write("ARG V=1\nRUN echo $V > /v\n")
+    _build(engine, ctx, "-t", tag)
+    res = _build(engine, ctx, "-t", tag, "--build-arg", "V=2").stdout
+    assert _steps(res)[1] == [2, 3, 4, 5]
+    assert engine.ctl("run", "--rm", tag, "cat", "/v", check=True).stdout == "2\n"
+    engine.ctl("rmi", tag)
+
+
+def test_multi_stage_target_and_dockerignore(engine: Engine, tmp_path: object) -> None:
+    tag = _tag()
+    ctx = _ctx(tmp_path, """\
+FROM busybox AS builder
+COPY . /src
+RUN ls /src | sort > /manifest && echo built > /artifact
+
+FROM busybox AS unused
+RUN echo never-runs && exit 1
+
+FROM busybox AS final
+COPY --from=builder /artifact /manifest /out/
+RUN cat /out/artifact
+
+FROM final AS debug
+RUN echo debug > /debug
+""", {"keep.txt": "k", "secret.env": "password", "logs/a.log": "x", "logs/keep.log": "y",
+      ".dockerignore": "*.env\nlogs/\n!logs/keep.log\n"})
+    res = _build(engine, ctx, "-t", tag, "--target", "final")
+    assert "never-runs" not in res.stdout and "debug" not in res.stdout
+    manifest = engine.ctl("run", "--rm", tag, "cat", "/out/manifest", check=True).stdout.split()
+    assert "keep.txt" in manifest and "secret.env" not in manifest and "logs" in manifest
+    res = engine.ctl("run", "--rm", tag, "sh", "-c", "test -e /debug || echo no-debug")
+    assert "no-debug" in res.stdout
+    bad = _build(engine, ctx, "--target", "nope", check=False)
+    assert bad.returncode != 0 and "nope" in bad.stderr
+    engine.ctl("rmi", tag)
+
+
+def test_errors_point_at_the_line_and_tag_nothing(engine: Engine, tmp_path: object) -> None:
+    tag = _tag()
+    ctx = _ctx(tmp_path, "FROM busybox\nRUN true\nRUNN echo\n")
+    res = _build(engine, ctx, "-t", tag, check=False)
+    assert res.returncode != 0 and "Dockerfile:3" in res.stderr and "unknown instruction" in res.stderr.lower()
+    ctx2 = _ctx(os.path.join(str(tmp_path), "fail"), "FROM busybox\nRUN echo before-failing && exit 3\n")
+    res = _build(engine, ctx2, "-t", tag, check=False)
+    assert res.returncode != 0
+    assert "before-failing" in res.stdout and "exit code: 3" in res.stderr and "Dockerfile:2" in res.stderr
+    assert engine.ctl("image", "inspect", tag).returncode != 0
+    missing = _ctx(os.path.join(str(tmp_path), "missing"), "FROM busybox\nCOPY nothere /x\n")
+    res = _build(engine, missing, check=False)
+    assert res.returncode != 0 and "nothere" in res.stderr
+    res = _build(engine, os.path.join(str(tmp_path), "does-not-exist"), check=False)
+    assert res.returncode != 0 and "unable to prepare context" in res.stderr
+
+
+def test_secret_mounts_never_land_in_a_layer(engine: Engine, tmp_path: object) -> None:
+    tag = _tag()
+    secret = os.path.join(str(tmp_path), "token")
+    with open(secret, "w") as f:
+        f.write("s3cr3t-value")
+    ctx = _ctx(os.path.join(str(tmp_path), "ctx"), """\
+FROM busybox
+RUN --mount=type=secret,id=token wc -c < /run/secrets/token && ls /run/secrets
+RUN --mount=type=cache,target=/cache echo cached >> /cache/log && wc -l < /cache/log
+""")
+    res = _build(engine, ctx, "-t", tag, "--secret", f"id=token,src={secret}")
+    assert "12" in res.stdout
+    saved = os.path.join(str(tmp_path), "img.tar")
+    engine.ctl("save", "-o", saved, tag, check=True)
+    with open(saved, "rb") as f:
+        assert b"s3cr3t-value" not in f.read()  # layers are plain tars: a secret in any would show
+    res = engine.ctl("run", "--rm", tag, "sh", "-c", "ls /run/secrets 2>&1; ls /cache 2>&1")
+    assert "token" not in res.stdout and "log" not in res.stdout
+    missing = _build(engine, ctx, "--no-cache", check=False)
+    assert missing.returncode != 0  # an optional secret that is not given is absent: the RUN fails
+    required = _ctx(os.path.join(str(tmp_path), "req"), "FROM busybox\nRUN --mount=type=secret,id=k,required=true true\n")
+    res = _build(engine, required, check=False)
+    assert res.returncode != 0 and "secret k not provided" in res.stderr
+    engine.ctl("rmi", tag)
+
+
+def test_reproducible_builds_give_the_same_digest(engine: Engine, tmp_path: object) -> None:
+    ctx = _ctx(tmp_path, "FROM busybox\nCOPY f /f\nRUN date > /built-at && echo x > /x\nENV A=1\n",
+               {"f": "content\n"})
+    env_backup = engine.extra_env
+    engine.extra_env = {**env_backup, "SOURCE_DATE_EPOCH": "1700000000"}
+    try:
+        a, b = _tag("repro"), _tag("repro")
+        _build(engine, ctx, "-t", a, "--no-cache")
+        _build(engine, ctx, "-t", b, "--no-cache")
+    finally:
+        engine.extra_env = env_backup
+    ia, ib = (json.loads(engine.ctl("image", "inspect", t, check=True).stdout)[0] for t in (a, b))
+    # `date` writes different bytes each time, so only the COPY layer and the config history may match...
+    assert ia["RootFS"]["Layers"][:2] == ib["RootFS"]["Layers"][:2]
+    assert ia["Created"].startswith("2023-11-14T22:13:20")
+    engine.ctl("rmi", a, b)
+
+
+def test_same_inputs_same_image_id_across_clean_builds(engine: Engine, tmp_path: object) -> None:
+    ctx = _ctx(tmp_path, "FROM busybox\nCOPY f /f\nRUN echo fixed > /x && chmod 640 /x\nCMD [\"cat\", \"/x\"]\n",
+               {"f": "content\n"})
+    engine.extra_env = {**engine.extra_env, "SOURCE_DATE_EPOCH": "1700000000"}
+    try:
+        a, b = _tag("same"), _tag("same")
+        _build(engine, ctx, "-t", a, "--no-cache")
+        _build(engine, ctx, "-t", b, "--no-cache")
+    finally:
+        engine.extra_env.pop("SOURCE_DATE_EPOCH", None)
+    assert _id(engine, a) == _id(engine, b)
+    engine.ctl("rmi", a, b)
+
+
+def test_stdin_dockerfile_iidfile_quiet_and_builder_prune(engine: Engine, tmp_path: object) -> None:
+    iid = os.path.join(str(tmp_path), "iid")
+    res = subprocess.run([*engine.ctl_argv(), "build", "-q", "--iidfile", iid, "-"], input="FROM busybox\nRUN echo q\n",
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    with open(iid) as f:
+        image_id = f.read()
+    assert res.stdout.strip() == image_id and image_id.startswith("sha256:")
+    res = engine.ctl("builder", "prune", "-f", check=True)
+    assert "Total reclaimed space" in res.stdout
+
+
+@pytest.fixture(autouse=True)
+def _ctl_argv(engine: Engine) -> None:
+    if not hasattr(engine, "ctl_argv"):
+        import sys
+
+        engine.ctl_argv = lambda: [sys.executable, "-m", "pallet.client.cli", "-H", engine.host]  # type: ignore
