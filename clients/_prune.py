@@ -150,8 +150,9 @@ def df_rows(res: Any) -> list[dict[str, str]]:
         {"Type": "Local Volumes", "TotalCount": str(len(res.volumes)),
          "Active": str(sum(1 for v in res.volumes if v.used_by)), "Size": human_size(res.volumes_size),
          "Reclaimable": _reclaimable(res.volumes_reclaimable, res.volumes_size)},
-        {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": human_size(res.build_cache_size),
-         "Reclaimable": _reclaimable(0, res.build_cache_size)},
+        {"Type": "Build Cache", "TotalCount": str(res.build_cache_entries), "Active": "0",
+         "Size": human_size(res.build_cache_size),
+         "Reclaimable": _reclaimable(res.build_cache_size, res.build_cache_size)},
     ]
 
 

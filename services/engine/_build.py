@@ -516,7 +516,7 @@ class Builder:
             with contextlib.suppress(errors.NotFound):
                 image = self.images.get_image(ref)
         if image is None:
-            image = self.m.pull_image(ref) if hasattr(self.m, "pull_image") else self.images.get_image(ref)
+            image = self._pull(ref)
         config = json.loads(b"".join(self.images.read_content(image.id)))
         manifest = json.loads(b"".join(self.images.read_content(image.target.digest)))
         layers: list[ipb.LayerInfo] = []
@@ -530,6 +530,20 @@ class Builder:
                                                             size=desc["size"]), diff_id=diff_id, chain_id=chain,
                                         size=size))
         return State(config, layers, _sha("image", image.id))
+
+    def _pull(self, ref: str) -> ipb.Image:
+        """A base image from its registry (anonymous, or as the daemon's registry settings allow)."""
+        import grpc
+        from pallet import rpc
+
+        try:
+            for _ in self.images.images.Pull(ipb.PullImageRequest(ref=ref), timeout=3600):
+                pass
+        except grpc.RpcError as exc:
+            err = rpc.to_error(exc)
+            raise type(err)(f"base image {ref}: {err.message}") from None
+        image: ipb.Image = self.images.get_image(ref)
+        return image
 
     def mount_snapshot(self, stack: contextlib.ExitStack, key: str, work: str) -> str:
         from pallet.shim import _mount

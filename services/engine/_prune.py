@@ -160,7 +160,9 @@ class Housekeeping:
         counts: dict[str, int] = {}
         for c in containers:
             counts[c.image_id] = counts.get(c.image_id, 0) + 1
-        out = pb.DiskUsageResponse(images_size=usage.images_size, images_reclaimable=usage.images_reclaimable)
+        out = pb.DiskUsageResponse(images_size=usage.images_size, images_reclaimable=usage.images_reclaimable,
+                                   build_cache_size=usage.build_cache_size,
+                                   build_cache_entries=usage.build_cache_entries)
         for u in usage.images:
             img = images.get(u.id)
             if img is None:

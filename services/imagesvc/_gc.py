@@ -55,6 +55,8 @@ class DiskUsage:
     images_size: int
     images_reclaimable: int
     snapshots: dict[str, int]
+    cache_entries: int = 0
+    cache_size: int = 0  # layers and blobs only the build cache holds
 
 
 @dataclass
@@ -204,6 +206,12 @@ class Collector:
             shared = sizes.total(r for r in refs if users[r] > 1)
             images.append(ImageUsage(rec.id, size, shared, size - shared))
         everything = {snapshot_ref(n) for n, s in snaps.items() if _is_layer(s)} | {blob_ref(d) for d in blobs}
+        cache_only: set[str] = set()
+        entries = self.b.store.cache_entries()
+        for _key, _used, refs in entries:
+            cache_only |= refs
+        cache_only -= set(users)
+        everything -= cache_only  # the build cache's own layers are counted apart (builder prune frees them)
         live = self._live(snaps, blobs, [rec for rec in records if rec.id in in_use_ids])
         snapshot_sizes: dict[str, int] = {}
         for key in snapshot_keys:
@@ -211,7 +219,8 @@ class Collector:
                 snapshot_sizes[key] = self.b.snapshots.usage(key)[0]
             except errors.NotFound:
                 continue
-        return DiskUsage(images, sizes.total(everything), sizes.total(everything - live), snapshot_sizes)
+        return DiskUsage(images, sizes.total(everything), sizes.total(everything - live), snapshot_sizes,
+                         len(entries), sizes.total(cache_only))
 
     # -- prune -----------------------------------------------------------------
 

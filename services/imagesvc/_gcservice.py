@@ -25,7 +25,8 @@ class GcServicer(pb_grpc.GcServicer):
         return pb.DiskUsageResponse(
             images=[pb.ImageDiskUsage(id=i.id, size=i.size, shared_size=i.shared_size, unique_size=i.unique_size)
                     for i in u.images],
-            images_size=u.images_size, images_reclaimable=u.images_reclaimable, snapshots=u.snapshots)
+            images_size=u.images_size, images_reclaimable=u.images_reclaimable, snapshots=u.snapshots,
+            build_cache_entries=u.cache_entries, build_cache_size=u.cache_size)
 
     def PruneImages(self, request: pb.PruneImagesRequest, context: Any) -> pb.PruneImagesResponse:
         pruned, result = self.collector.prune(list(request.filters), request.all, list(request.in_use),

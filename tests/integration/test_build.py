@@ -244,8 +244,13 @@ def test_stdin_dockerfile_iidfile_quiet_and_builder_prune(engine: Engine, tmp_pa
     with open(iid) as f:
         image_id = f.read()
     assert res.stdout.strip() == image_id and image_id.startswith("sha256:")
+    df = engine.ctl("system", "df", check=True).stdout
+    count = int(re.search(r"^Build Cache\s+(\d+)", df, re.M).group(1))
+    assert count > 0
     res = engine.ctl("builder", "prune", "-f", check=True)
     assert "Total reclaimed space" in res.stdout
+    df = engine.ctl("system", "df", check=True).stdout
+    assert int(re.search(r"^Build Cache\s+(\d+)", df, re.M).group(1)) == 0
 
 
 @pytest.fixture(autouse=True)

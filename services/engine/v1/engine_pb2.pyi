@@ -977,7 +977,7 @@ class ImageUsage(_message.Message):
     def __init__(self, image: _Optional[_Union[_images_pb2.Image, _Mapping]] = ..., size: _Optional[int] = ..., shared_size: _Optional[int] = ..., unique_size: _Optional[int] = ..., containers: _Optional[int] = ...) -> None: ...
 
 class DiskUsageResponse(_message.Message):
-    __slots__ = ("images", "containers", "images_size", "images_reclaimable", "containers_size", "containers_reclaimable", "volumes_size", "build_cache_size", "volumes", "volumes_reclaimable")
+    __slots__ = ("images", "containers", "images_size", "images_reclaimable", "containers_size", "containers_reclaimable", "volumes_size", "build_cache_size", "build_cache_entries", "volumes", "volumes_reclaimable")
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -986,6 +986,7 @@ class DiskUsageResponse(_message.Message):
     CONTAINERS_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_SIZE_FIELD_NUMBER: _ClassVar[int]
     BUILD_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BUILD_CACHE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_FIELD_NUMBER: _ClassVar[int]
     VOLUMES_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedCompositeFieldContainer[ImageUsage]
@@ -996,9 +997,10 @@ class DiskUsageResponse(_message.Message):
     containers_reclaimable: int
     volumes_size: int
     build_cache_size: int
+    build_cache_entries: int
     volumes: _containers.RepeatedCompositeFieldContainer[Volume]
     volumes_reclaimable: int
-    def __init__(self, images: _Optional[_Iterable[_Union[ImageUsage, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., containers_size: _Optional[int] = ..., containers_reclaimable: _Optional[int] = ..., volumes_size: _Optional[int] = ..., build_cache_size: _Optional[int] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., volumes_reclaimable: _Optional[int] = ...) -> None: ...
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageUsage, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., containers_size: _Optional[int] = ..., containers_reclaimable: _Optional[int] = ..., volumes_size: _Optional[int] = ..., build_cache_size: _Optional[int] = ..., build_cache_entries: _Optional[int] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., volumes_reclaimable: _Optional[int] = ...) -> None: ...
 
 class UpdateContainerRequest(_message.Message):
     __slots__ = ("ids", "resources", "restart_policy")

@@ -596,7 +596,7 @@ class ImageDiskUsage(_message.Message):
     def __init__(self, id: _Optional[str] = ..., size: _Optional[int] = ..., shared_size: _Optional[int] = ..., unique_size: _Optional[int] = ...) -> None: ...
 
 class DiskUsageResponse(_message.Message):
-    __slots__ = ("images", "images_size", "images_reclaimable", "snapshots")
+    __slots__ = ("images", "images_size", "images_reclaimable", "snapshots", "build_cache_entries", "build_cache_size")
     class SnapshotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -608,11 +608,15 @@ class DiskUsageResponse(_message.Message):
     IMAGES_SIZE_FIELD_NUMBER: _ClassVar[int]
     IMAGES_RECLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_CACHE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BUILD_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedCompositeFieldContainer[ImageDiskUsage]
     images_size: int
     images_reclaimable: int
     snapshots: _containers.ScalarMap[str, int]
-    def __init__(self, images: _Optional[_Iterable[_Union[ImageDiskUsage, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., snapshots: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    build_cache_entries: int
+    build_cache_size: int
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageDiskUsage, _Mapping]]] = ..., images_size: _Optional[int] = ..., images_reclaimable: _Optional[int] = ..., snapshots: _Optional[_Mapping[str, int]] = ..., build_cache_entries: _Optional[int] = ..., build_cache_size: _Optional[int] = ...) -> None: ...
 
 class PruneImagesRequest(_message.Message):
     __slots__ = ("filters", "all", "in_use")
