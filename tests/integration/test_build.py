@@ -198,7 +198,8 @@ RUN --mount=type=cache,target=/cache echo cached >> /cache/log && wc -l < /cache
     assert "token" not in res.stdout and "log" not in res.stdout
     missing = _build(engine, ctx, "--no-cache", check=False)
     assert missing.returncode != 0  # an optional secret that is not given is absent: the RUN fails
-    required = _ctx(os.path.join(str(tmp_path), "req"), "FROM busybox\nRUN --mount=type=secret,id=k,required=true true\n")
+    required = _ctx(os.path.join(str(tmp_path), "req"),
+                    "FROM busybox\nRUN --mount=type=secret,id=k,required=true true\n")
     res = _build(engine, required, check=False)
     assert res.returncode != 0 and "secret k not provided" in res.stderr
     engine.ctl("rmi", tag)
