@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
 SIZE_LABEL = "pallet.io/uncompressed-size"
+# Recorded in built images' configs: each step's cache key and the layer it made (-1: none), so that
+# `--cache-from IMAGE` can reuse the image's layers in another builder (BuildKit's inline cache, simpler).
+CACHE_FIELD = "pallet.build.cache.v1"
 
 
 def canonical(doc: Any) -> bytes:
@@ -82,7 +86,6 @@ class Build:
         self.work = work
         self.context = os.path.join(work, "context")
         self.alive = alive
-        self.events: list[pb.BuildEvent] = []
         self.step_no = 0
         self.total = 0
         self.epoch = int(opts.source_date_epoch)
@@ -90,6 +93,9 @@ class Build:
         self.snapshots: list[str] = []  # prepared and not yet committed: removed at the end
         self.escape = "\\"
         self.df: Any = None
+        self.notes: list[str] = []
+        self._lock = threading.Lock()
+        self.cache_from: dict[str, tuple[list[ipb.LayerInfo], int, dict[str, Any]]] = {}
 
     # -- events ----------------------------------------------------------------------
 
@@ -104,7 +110,12 @@ class Build:
         self.escape = df.escape
         for w in df.warnings:
             yield pb.BuildEvent(warning=w)
-        global_args = self._declare({}, df.args_before_from)
+        self._check_platform(self.opts.platform)
+        os_, arch, _ = self.b.platform()
+        # Docker's automatic platform args, visible to FROM (and to stages that declare them).
+        auto = {"BUILDPLATFORM": f"{os_}/{arch}", "TARGETPLATFORM": f"{os_}/{arch}", "BUILDOS": os_,
+                "BUILDARCH": arch, "TARGETOS": os_, "TARGETARCH": arch}
+        global_args = {**auto, **self._declare(auto, df.args_before_from)}
         target = _dockerfile.stage_for_target(df, self.opts.target) if self.opts.target else len(df.stages) - 1
 
         def resolve_from(text: str) -> str:
@@ -112,8 +123,8 @@ class Build:
 
         order = _dockerfile.needed_stages(df, target, resolve_from)
         self.total = sum(1 + len(df.stages[i].instructions) for i in order)
-        for i in order:
-            yield from self._stage(df, df.stages[i], global_args)
+        self._load_cache_from()
+        yield from self._stages(df, order, global_args, resolve_from)
         final = self.stages[target]
         cfg = final.config
         if self.opts.labels:
@@ -121,6 +132,62 @@ class Build:
         image = self.b.images_builds.CreateImage(ipb.CreateImageRequest(
             config=canonical(cfg), layers=final.layers, names=list(self.opts.tags)))
         yield pb.BuildEvent(image_id=image.id)
+
+    def _stages(self, df: Any, order: list[int], global_args: dict[str, str],
+                resolve_from: Callable[[str], str]) -> Iterator[pb.BuildEvent]:
+        """Stages in threads, each once its dependencies are built (independent ones at the same time);
+        events come out stage after stage, in order, so the output reads like a sequential build."""
+        import queue
+        from concurrent.futures import ThreadPoolExecutor
+
+        deps = {i: {d for d, _line in _dockerfile.stage_dependencies(df, i, resolve_from)} for i in order}
+        queues: dict[int, queue.SimpleQueue[Any]] = {i: queue.SimpleQueue() for i in order}
+        finished = {i: threading.Event() for i in order}
+        failed: dict[int, BaseException] = {}
+        outer_alive = self.alive
+        self.alive = lambda: outer_alive() and not failed
+        end = object()
+
+        def work(i: int) -> None:
+            try:
+                for d in deps[i]:
+                    if d in finished:
+                        finished[d].wait()
+                if failed:
+                    return
+                for ev in self._stage(df, df.stages[i], global_args):
+                    queues[i].put(ev)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer below
+                failed[i] = exc
+            finally:
+                finished[i].set()
+                queues[i].put(end)
+
+        with ThreadPoolExecutor(max_workers=min(4, len(order)), thread_name_prefix="build-stage") as pool:
+            for i in order:
+                pool.submit(work, i)
+            try:
+                for i in order:
+                    while (ev := queues[i].get()) is not end:
+                        yield ev
+                    if i in failed:
+                        raise failed[i]
+                    if failed:  # a later stage failed first: report that one
+                        raise next(iter(failed.values()))
+            finally:
+                failed.setdefault(-1, errors.Unavailable("build stopped"))  # stops the other stages
+
+    def _load_cache_from(self) -> None:
+        """--cache-from IMAGE: the step keys its builder recorded, with the layers they made."""
+        self.cache_from = {}
+        for ref in self.opts.cache_from:
+            try:
+                st = self.b.image_state(ref, False)
+            except errors.PalletError as exc:
+                self.notes.append(f"--cache-from {ref}: {exc.message}; building without it")
+                continue
+            for key, idx in st.config.get(CACHE_FIELD) or []:
+                self.cache_from[key] = (st.layers, idx, st.config)
 
     def _dockerfile(self) -> Any:
         name = self.opts.dockerfile or "Dockerfile"
@@ -151,8 +218,16 @@ class Build:
 
     # -- stages ----------------------------------------------------------------------
 
+    def _check_platform(self, wanted: str) -> None:
+        os_, arch, _ = self.b.platform()
+        if wanted and wanted.split("/")[:2] != [os_, arch][: len(wanted.split("/"))]:
+            raise errors.InvalidArgument(f"platform {wanted} cannot be built here: this builder runs {os_}/{arch} "
+                                         "images only")
+
     def _stage(self, df: Any, stage: Any, global_args: dict[str, str]) -> Iterator[pb.BuildEvent]:
         base = _shellwords.expand(stage.base, global_args, self.escape)
+        if stage.platform:
+            self._check_platform(_shellwords.expand(stage.platform, global_args, self.escape))
         yield self._step_event(stage, stage.from_instruction, f"FROM {base}")
         started = time.monotonic()
         state = self._base(df, base)
@@ -182,9 +257,11 @@ class Build:
         self.stages[stage.index] = state
 
     def _step_event(self, stage: Any, inst: Any, text: str) -> pb.BuildEvent:
-        self.step_no += 1
+        with self._lock:
+            self.step_no += 1
+            index = self.step_no
         return pb.BuildEvent(step=pb.BuildEvent.Step(
-            index=self.step_no, total=self.total, stage=stage.name or str(stage.index), instruction=text,
+            index=index, total=self.total, stage=stage.name or str(stage.index), instruction=text,
             line=getattr(inst, "line", 0)))
 
     def _base(self, df: Any, base: str) -> State:
@@ -216,15 +293,23 @@ class Build:
         if cmd == "RUN":
             return (yield from self._run(state, inst, svars))
         if cmd in ("COPY", "ADD"):
-            return self._copy(state, inst, svars)
+            new, hit = self._copy(state, inst, svars)
+            if hit:
+                yield pb.BuildEvent(cached=True)
+            return new
         if cmd == "ARG":
             self._declare(global_args, [inst], svars.args)
             for name, _ in inst.key_values:
                 svars.args.setdefault(name, "")
                 if name not in self.opts.build_args and name in PROXY_ARGS:
                     svars.args.pop(name, None)
-            return self._meta(state, inst, lambda c: None, svars)
-        return self._meta(state, inst, self._config_change(state, inst, svars), svars)
+            change: Callable[[dict[str, Any]], None] = lambda c: None  # noqa: E731
+        else:
+            change = self._config_change(state, inst, svars)
+        new, hit = self._meta(state, inst, change, svars)
+        if hit:
+            yield pb.BuildEvent(cached=True)
+        return new
 
     def _config_change(self, state: State, inst: Any, svars: StageVars) -> Callable[[dict[str, Any]], None]:
         cmd, env, esc = inst.cmd, self._env(state, svars), self.escape
@@ -283,20 +368,21 @@ class Build:
         return change
 
     def _meta(self, state: State, inst: Any, change: Callable[[dict[str, Any]], None], svars: StageVars
-              ) -> State:
+              ) -> tuple[State, bool]:
         key = _sha(state.key, inst.cmd, inst.original, sorted(svars.args.items()) if inst.cmd == "ARG" else None)
         hit = self._cached(key)
         if hit is not None:
-            return hit
+            return hit, True
         new = state.copy()
         c = new.config.setdefault("config", {})
         change(c)
         if inst.cmd == "MAINTAINER":
             new.config["author"] = inst.args[0]
         self._history(new, inst, empty=True)
+        new.config.setdefault(CACHE_FIELD, []).append([key, -1])
         new.key = key
         self.b.images_builds.CachePut(ipb.CacheEntry(key=key, config=canonical(new.config), layers=new.layers))
-        return new
+        return new, False
 
     def _cached(self, key: str) -> State | None:
         if self.opts.no_cache:
@@ -304,8 +390,24 @@ class Build:
         entry = self.b.images_builds.CacheGet(ipb.CacheGetRequest(key=key))
         if not entry.found:
             return None
-        self.events.append(pb.BuildEvent(cached=True))
         return State(json.loads(entry.config), list(entry.layers), key)
+
+    def _reuse(self, state: State, inst: Any, key: str) -> State | None:
+        """A layer step another builder made, found in a --cache-from image (same key, same parent layers)."""
+        found = self.cache_from.get(key)
+        if found is None or self.opts.no_cache:
+            return None
+        layers, idx, _cfg = found
+        if idx < 0 or idx != len(state.layers) or (idx and layers[idx - 1].chain_id != state.chain):
+            return None
+        new = state.copy()
+        self._history(new, inst, empty=False)
+        new.config.setdefault(CACHE_FIELD, []).append([key, idx])
+        new.layers.append(layers[idx])
+        new.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(layers[idx].diff_id)
+        new.key = key
+        self.b.images_builds.CachePut(ipb.CacheEntry(key=key, config=canonical(new.config), layers=new.layers))
+        return new
 
     def _history(self, state: State, inst: Any, empty: bool) -> None:
         created = self._now()
@@ -339,9 +441,9 @@ class Build:
         if network not in ("bridge", "host", "none"):
             raise errors.InvalidArgument(f"RUN --network={network}: want default, none or host")
         key = _sha(state.key, "RUN", argv, network, sorted(svars.args.items()), inst.flags.get("mount") or [])
-        hit = self._cached(key)
+        hit = self._cached(key) or self._reuse(state, inst, key)
         if hit is not None:
-            yield self.events.pop()
+            yield pb.BuildEvent(cached=True)
             return hit
         new = state.copy()
         c = new.config.get("config", {})
@@ -350,7 +452,7 @@ class Build:
         env += [f"{k}={v}" for k, v in sorted(svars.args.items()) if k not in have]
         if not any(e.startswith("PATH=") for e in env):
             env.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        snap = f"build-{os.path.basename(self.work)}-{self.step_no}"
+        snap = f"build-{os.path.basename(self.work)}-{os.urandom(6).hex()}"
         self.b.images.prepare(snap, state.chain)
         self.snapshots.append(snap)
         mounts = self.b.run_mounts(inst, self, svars)
@@ -362,6 +464,7 @@ class Build:
         return self._commit(new, snap, state, key)
 
     def _commit(self, new: State, snap: str, parent: State, key: str) -> State:
+        new.config.setdefault(CACHE_FIELD, []).append([key, len(parent.layers)])
         layer = self.b.images_builds.CommitLayer(ipb.CommitLayerRequest(
             key=snap, parent=parent.chain, epoch=self.epoch,
             cache=ipb.CacheEntry(key=key, config=canonical(new.config), layers=parent.layers)))
@@ -373,11 +476,9 @@ class Build:
 
     # -- COPY / ADD ------------------------------------------------------------------
 
-    def _copy(self, state: State, inst: Any, svars: StageVars) -> State:
+    def _copy(self, state: State, inst: Any, svars: StageVars) -> tuple[State, bool]:
         env = self._env(state, svars)
         words = inst.words
-        if inst.heredocs:
-            raise errors.InvalidArgument(f"{inst.cmd} with a heredoc is not supported yet")
         if len(words) < 2:
             raise errors.InvalidArgument(f"{inst.cmd} requires at least two arguments")
         *srcs, dest = [_shellwords.expand(w, env, self.escape) for w in words]
@@ -392,18 +493,30 @@ class Build:
                 raise errors.InvalidArgument(f"invalid --chmod {chmod_text!r}: want octal bits like 755") from None
         with contextlib.ExitStack() as stack:
             urls = [s for s in srcs if inst.cmd == "ADD" and s.startswith(("http://", "https://"))]
+            docs = [s for s in srcs if inst.heredoc_for(s) is not None]
             root = self._from_root(stack, _shellwords.expand(frm, env, self.escape)) if frm else self.context
-            sources = _buildcopy.resolve_sources(root, [s for s in srcs if s not in urls], inst.cmd)
+            sources = _buildcopy.resolve_sources(root, [s for s in srcs if s not in urls and s not in docs],
+                                                 inst.cmd)
+            if docs:  # COPY <<EOF /dest: the documents are the files (named after their delimiters)
+                where = os.path.join(self.work, f"heredoc-{os.urandom(6).hex()}")
+                os.makedirs(where)
+                for word in docs:
+                    doc = inst.heredoc_for(word)
+                    path = os.path.join(where, doc.name)
+                    with open(path, "w") as f:
+                        f.write(_shellwords.expand(doc.data, env, self.escape) if doc.expand else doc.data)
+                    os.chmod(path, 0o644)
+                    sources.append(_buildcopy.Source(doc.name, path, False))
             if urls:
-                dl = os.path.join(self.work, f"download-{self.step_no}")
+                dl = os.path.join(self.work, f"download-{os.urandom(6).hex()}")
                 os.makedirs(dl, exist_ok=True)
                 sources += [_buildcopy.download(u, dl) for u in urls]
             key = _sha(state.key, inst.cmd, dest, chown, chmod_text, frm, _buildcopy.digest(sources))
-            hit = self._cached(key)
+            hit = self._cached(key) or self._reuse(state, inst, key)
             if hit is not None:
-                return hit
+                return hit, True
             new = state.copy()
-            snap = f"build-{os.path.basename(self.work)}-{self.step_no}"
+            snap = f"build-{os.path.basename(self.work)}-{os.urandom(6).hex()}"
             self.b.images.prepare(snap, state.chain)
             self.snapshots.append(snap)
             rootfs = self.b.mount_snapshot(stack, snap, self.work)
@@ -413,12 +526,12 @@ class Build:
                             new.config.get("config", {}).get("WorkingDir") or "/")
             stack.close()  # unmount before the layer is taken
             self._history(new, inst, empty=False)
-            return self._commit(new, snap, state, key)
+            return self._commit(new, snap, state, key), False
 
     def _from_root(self, stack: contextlib.ExitStack, frm: str) -> str:
         """COPY --from: a stage's (or an image's) filesystem, mounted read-only for the copy."""
         source = self._stage_state(frm) or self.b.image_state(frm, False)
-        view = f"build-{os.path.basename(self.work)}-from-{self.step_no}"
+        view = f"build-{os.path.basename(self.work)}-from-{os.urandom(6).hex()}"
         return self.b.mount_view(stack, view, source.chain, self.work)
 
 
@@ -487,8 +600,8 @@ class Builder:
         try:
             self._receive(b.context, chunks)
             for ev in b.run():
-                while b.events:
-                    yield b.events.pop(0)
+                while b.notes:
+                    yield pb.BuildEvent(warning=b.notes.pop(0))
                 yield ev
         finally:
             for snap in b.snapshots:

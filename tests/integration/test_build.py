@@ -260,3 +260,62 @@ def _ctl_argv(engine: Engine) -> None:
         import sys
 
         engine.ctl_argv = lambda: [sys.executable, "-m", "pallet.client.cli", "-H", engine.host]  # type: ignore
+
+
+
+def test_independent_stages_build_at_the_same_time(engine: Engine, tmp_path: object) -> None:
+    """Each stage waits for a marker the other writes in a shared cache mount: only a parallel build passes."""
+    mark = uuid.uuid4().hex[:8]
+    wait = "for i in $(seq 100); do [ -e /c/{other} ] && exit 0; sleep 0.1; done; echo never saw {other}; exit 1"
+    ctx = _ctx(tmp_path, f"""\
+FROM busybox AS left
+RUN --mount=type=cache,id={mark},target=/c touch /c/left && {wait.format(other="right")}
+
+FROM busybox AS right
+RUN --mount=type=cache,id={mark},target=/c touch /c/right && {wait.format(other="left")}
+
+FROM busybox
+COPY --from=left /bin/busybox /l
+COPY --from=right /bin/busybox /r
+""")
+    res = _build(engine, ctx, "--no-cache", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_cache_from_an_image_and_copy_heredoc_and_add_url(engine: Engine, tmp_path: object) -> None:
+    import http.server
+    import threading
+
+    served = os.path.join(str(tmp_path), "www")
+    os.makedirs(served)
+    with open(os.path.join(served, "remote.txt"), "w") as f:
+        f.write("from-the-web\n")
+
+    def handler(*a: object) -> object:
+        return http.server.SimpleHTTPRequestHandler(*a, directory=served)  # type: ignore[arg-type]
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = httpd.server_address[1]
+        tag = _tag("cf")
+        ctx = _ctx(os.path.join(str(tmp_path), "ctx"), f"""\
+FROM busybox
+ARG WHO=heredoc
+COPY <<EOF /greeting
+hello $WHO
+EOF
+ADD http://127.0.0.1:{port}/remote.txt /downloaded/
+RUN cat /greeting /downloaded/remote.txt > /both
+""")
+        _build(engine, ctx, "-t", tag)
+        out = engine.ctl("run", "--rm", tag, "sh", "-c", "cat /both; stat -c %a /downloaded/remote.txt",
+                         check=True).stdout
+        assert out == "hello heredoc\nfrom-the-web\n600\n"
+        engine.ctl("builder", "prune", "-a", "-f", check=True)
+        res = _build(engine, ctx, "-t", tag, "--cache-from", tag).stdout
+        ran, cached = _steps(res)
+        assert cached == [3, 4, 5], res  # every layer step from the image's recorded cache keys
+        engine.ctl("rmi", tag)
+    finally:
+        httpd.shutdown()
