@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -580,6 +581,32 @@ class Builder:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         self.runner = Runner(manager.runtime.runtime, os.path.join(manager.paths.exec_root, "runc-build"),
                              manager.runtime.cgroup_parent, os.path.join(self.root, "run"), manager.net, images)
+
+    def recover(self) -> None:
+        """After a crash mid-build: stop its step containers, unmount and remove its work, drop its snapshots."""
+        from pallet.shim import _mount
+
+        runc_root = self.runner.runtime_root
+        if os.path.isdir(runc_root):
+            res = subprocess.run([self.runner.runtime, "--root", runc_root, "list", "-q"], capture_output=True,
+                                 text=True, check=False)
+            for cid in res.stdout.split():
+                subprocess.run([self.runner.runtime, "--root", runc_root, "delete", "--force", cid],
+                               capture_output=True, check=False)
+        for target in sorted(_mount.mounted_under(self.root), key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                _mount.umount(target)
+        for name in os.listdir(self.root):
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+        try:
+            snaps = self.images.snapshots.List(ipb.ListSnapshotsRequest(), timeout=30).items
+        except Exception as exc:  # noqa: BLE001 - recovery is best effort
+            self.log.warning("could not list snapshots to clean up builds", error=str(exc))
+            return
+        for snap in sorted((s.name for s in snaps if s.name.startswith("build-")), reverse=True):
+            with contextlib.suppress(errors.PalletError):
+                self.images.remove_snapshot(snap)
+                self.log.info("removed a build snapshot left by a crash", key=snap)
 
     def platform(self) -> tuple[str, str, str]:
         import platform as _platform

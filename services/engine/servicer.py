@@ -247,13 +247,31 @@ class BuilderServicer(pb_grpc.BuilderServicer):
     def __init__(self, manager: ContainerManager) -> None:
         self.m = manager
         self._builder: Any = None
+        import threading
 
-    def _b(self) -> Any:
+        self._ready = threading.Event()  # builds wait for the crash cleanup, which must not touch theirs
+        threading.Thread(target=self._recover, name="build-recover", daemon=True).start()
+
+    def _recover(self) -> None:
+        from pallet import log
+
+        try:
+            self._new().recover()
+        except Exception:  # noqa: BLE001 - a failed cleanup must not take palletd down
+            log.get("builder").exception("build recovery failed")
+        finally:
+            self._ready.set()
+
+    def _new(self) -> Any:
         if self._builder is None:
             from pallet.engine._build import Builder
 
             self._builder = Builder(self.m, self.m.images)
         return self._builder
+
+    def _b(self) -> Any:
+        self._ready.wait(120)
+        return self._new()
 
     def Build(self, request_iterator: Iterator[pb.BuildRequest], context: Any) -> Iterator[pb.BuildEvent]:
         from pallet import errors

@@ -319,3 +319,42 @@ RUN cat /greeting /downloaded/remote.txt > /both
         engine.ctl("rmi", tag)
     finally:
         httpd.shutdown()
+
+
+def test_palletd_killed_mid_build_leaves_nothing_behind(fresh_engine: Engine, tmp_path: object) -> None:
+    import signal
+    import time
+
+    from tests import _host
+
+    eng = fresh_engine
+    ctx = _ctx(tmp_path, "FROM busybox\nRUN echo started && sleep 60\n")
+    proc = eng.ctl_popen("build", "-t", _tag("crash"), ctx)
+    runc_root = os.path.join(eng.exec_root, "runc-build")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        res = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True)
+        if res.stdout.strip():
+            break
+        time.sleep(0.2)
+    assert res.stdout.strip(), "the RUN step never started"
+    eng.stop(signal.SIGKILL)
+    proc.kill()
+    proc.wait()
+    eng.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True).stdout
+        if not left.strip() and not _host.mounts_under(os.path.join(eng.exec_root, "build")):
+            break
+        time.sleep(0.2)
+    assert not left.strip()
+    assert _host.mounts_under(os.path.join(eng.exec_root, "build")) == []
+    from pallet.images.client import ImagesClient
+    from pallet.images.v1 import images_pb2 as ipb
+
+    with ImagesClient("unix://" + os.path.join(eng.exec_root, "imagesvc.sock")) as images:
+        names = [s.name for s in images.snapshots.List(ipb.ListSnapshotsRequest()).items]
+    assert not [n for n in names if n.startswith("build-")]
+    # And building works again.
+    _build(eng, _ctx(os.path.join(str(tmp_path), "again"), "FROM busybox\nRUN true\n"))
