@@ -451,6 +451,9 @@ class Build:
         env = list(c.get("Env") or [])
         have = {e.split("=", 1)[0] for e in env}
         env += [f"{k}={v}" for k, v in sorted(svars.args.items()) if k not in have]
+        # Docker's predefined proxy args reach RUN without an ARG, and stay out of the cache key and history.
+        env += [f"{k}={v}" for k, v in sorted(self.opts.build_args.items())
+                if k in PROXY_ARGS and k not in svars.args and k not in have]
         if not any(e.startswith("PATH=") for e in env):
             env.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         snap = f"build-{os.path.basename(self.work)}-{os.urandom(6).hex()}"

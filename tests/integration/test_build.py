@@ -358,3 +358,24 @@ def test_palletd_killed_mid_build_leaves_nothing_behind(fresh_engine: Engine, tm
     assert not [n for n in names if n.startswith("build-")]
     # And building works again.
     _build(eng, _ctx(os.path.join(str(tmp_path), "again"), "FROM busybox\nRUN true\n"))
+
+
+def test_run_network_modes_proxy_args_and_onbuild(engine: Engine, tmp_path: object) -> None:
+    parent = _tag("parent")
+    ctx = _ctx(tmp_path, """\
+FROM busybox
+RUN --network=none ip -o link | wc -l > /links-none
+RUN ip -o link | wc -l > /links-default
+RUN echo "proxy=$http_proxy" > /proxy
+ONBUILD RUN echo triggered > /onbuild
+""")
+    _build(engine, ctx, "-t", parent, "--build-arg", "http_proxy=http://proxy.invalid:3128")
+    out = engine.ctl("run", "--rm", parent, "cat", "/links-none", "/links-default", "/proxy", check=True).stdout
+    none, default, proxy = out.split("\n")[:3]
+    assert none == "1" and int(default) >= 2  # loopback only / loopback and the bridge's veth
+    assert proxy == "proxy=http://proxy.invalid:3128"
+    assert "proxy.invalid" not in engine.ctl("history", "--no-trunc", parent, check=True).stdout
+    child = _tag("child")
+    _build(engine, _ctx(os.path.join(str(tmp_path), "child"), f"FROM {parent}\nRUN cat /onbuild\n"), "-t", child)
+    assert engine.ctl("run", "--rm", child, "cat", "/onbuild", check=True).stdout == "triggered\n"
+    engine.ctl("rmi", child, parent)
