@@ -108,6 +108,7 @@ class Build:
     def run(self) -> Iterator[pb.BuildEvent]:
         df = self._dockerfile()
         self.df = df
+        self._drop_ignored_build_files()
         self.escape = df.escape
         for w in df.warnings:
             yield pb.BuildEvent(warning=w)
@@ -189,6 +190,20 @@ class Build:
                 continue
             for key, idx in st.config.get(CACHE_FIELD) or []:
                 self.cache_from[key] = (st.layers, idx, st.config)
+
+    def _drop_ignored_build_files(self) -> None:
+        """Docker's removeDockerfile: the Dockerfile and .dockerignore are sent even when .dockerignore
+        excludes them (the daemon needs them); once read they leave the context so COPY never sees them."""
+        from pallet import dockerignore
+
+        ignore = os.path.join(self.context, ".dockerignore")
+        if not os.path.isfile(ignore):
+            return
+        matcher = dockerignore.Matcher(dockerignore.load(ignore))
+        for rel in (self.opts.dockerfile or "Dockerfile", ".dockerignore"):
+            if matcher.excluded(rel):
+                with contextlib.suppress(OSError, errors.InvalidArgument):
+                    os.unlink(_buildcopy._inside(self.context, rel))
 
     def _dockerfile(self) -> Any:
         name = self.opts.dockerfile or "Dockerfile"

@@ -379,3 +379,16 @@ ONBUILD RUN echo triggered > /onbuild
     _build(engine, _ctx(os.path.join(str(tmp_path), "child"), f"FROM {parent}\nRUN cat /onbuild\n"), "-t", child)
     assert engine.ctl("run", "--rm", child, "cat", "/onbuild", check=True).stdout == "triggered\n"
     engine.ctl("rmi", child, parent)
+
+
+def test_dockerfile_outside_the_context_and_ignored_build_files(engine: Engine, tmp_path: object) -> None:
+    ctx = _ctx(os.path.join(str(tmp_path), "ctx"), "FROM busybox\n", {"data.txt": "d\n",
+                                                                       ".dockerignore": "Dockerfile\n.dockerignore\n"})
+    outside = os.path.join(str(tmp_path), "build.Dockerfile")
+    with open(outside, "w") as f:
+        f.write("FROM busybox\nCOPY . /ctx/\nRUN ls -A /ctx\n")
+    tag = _tag("outside")
+    _build(engine, ctx, "-t", tag, "-f", outside)
+    listing = engine.ctl("run", "--rm", tag, "ls", "-A", "/ctx", check=True).stdout.split()
+    assert listing == ["data.txt"]  # neither Dockerfile, .dockerignore nor the generated file
+    engine.ctl("rmi", tag)
