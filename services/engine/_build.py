@@ -168,9 +168,14 @@ class Build:
         with ThreadPoolExecutor(max_workers=min(4, len(order)), thread_name_prefix="build-stage") as pool:
             for i in order:
                 pool.submit(work, i)
+            number = 0
             try:
                 for i in order:
                     while (ev := queues[i].get()) is not end:
+                        if ev.WhichOneof("event") == "step":  # numbered as shown, stage after stage
+                            number += 1
+                            ev.step.index = number
+                            ev.step.total = max(ev.step.total, number)
                         yield ev
                     if i in failed:
                         raise failed[i]
@@ -249,9 +254,9 @@ class Build:
         state = self._base(df, base)
         yield pb.BuildEvent(done=time.monotonic() - started)
         svars = StageVars()
-        instructions = list(stage.instructions)
-        for trigger in state.config.get("config", {}).get("OnBuild") or []:
-            instructions[:0] = list(_dockerfile.parse(f"FROM scratch\n{trigger}\n", "ONBUILD").stages[0].instructions)
+        triggers = [inst for trigger in state.config.get("config", {}).get("OnBuild") or []
+                    for inst in _dockerfile.parse(f"FROM scratch\n{trigger}\n", "ONBUILD").stages[0].instructions]
+        instructions = triggers + list(stage.instructions)
         if state.config.get("config", {}).get("OnBuild"):
             state.config["config"]["OnBuild"] = None
         for inst in instructions:
