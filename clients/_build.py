@@ -1,10 +1,10 @@
 """palletctl build and builder prune.
 
 The context streams to palletd as a tar (what .dockerignore excludes is never
-read or sent); progress comes back as events and is printed as plain lines:
-`[2/5] RUN make`, the step's output, `CACHED` or `DONE 0.4s`, then Docker's
-classic `Successfully built …` / `Successfully tagged …` lines that older
-tools parse.
+read or sent); progress comes back as events, shown live on a terminal
+(BuildKit-like) or as plain lines: `[2/5] RUN make`, the step's output,
+`CACHED` or `DONE 0.4s` (see _buildprogress); then Docker's classic
+`Successfully built …` / `Successfully tagged …` lines that older tools parse.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,6 +109,7 @@ def _context(args: argparse.Namespace) -> tuple[str, Iterator[bytes]]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from pallet.client import _buildprogress
     from pallet.engine.v1 import engine_pb2 as pb
 
     dockerfile, chunks = _context(args)
@@ -128,25 +128,28 @@ def cmd_build(args: argparse.Namespace) -> int:
             yield pb.BuildRequest(context=chunk)
 
     quiet = args.quiet or args.progress == "quiet"
-    printer = _Plain(sys.stdout if not quiet else None)
     image_id = ""
-    try:
-        for ev in client(args).builder.Build(requests()):
-            kind = ev.WhichOneof("event")
-            if kind == "image_id":
-                image_id = ev.image_id
-            else:
-                printer.event(kind, ev)
-    except Exception as exc:
-        from pallet.client._conn import describe_error
-
-        printer.flush()
-        message = describe_error(exc, args.host)
-        if message is None:
+    with _buildprogress.make(args.progress, sys.stdout, quiet) as printer:
+        try:
+            for ev in client(args).builder.Build(requests()):
+                kind = ev.WhichOneof("event")
+                if kind == "image_id":
+                    image_id = ev.image_id
+                else:
+                    printer.event(kind, ev)
+        except KeyboardInterrupt:
+            printer.finish(cancelled=True)
             raise
-        print(message.replace("Error response from daemon: ", "ERROR: ", 1), file=sys.stderr)
-        return 1
-    printer.flush()
+        except Exception as exc:
+            from pallet.client._conn import describe_error
+
+            printer.finish(failed=True)
+            message = describe_error(exc, args.host)
+            if message is None:
+                raise
+            print(message.replace("Error response from daemon: ", "ERROR: ", 1), file=sys.stderr)
+            return 1
+        printer.finish()
     if args.iidfile:
         with open(args.iidfile, "w") as f:
             f.write(image_id)
@@ -157,45 +160,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         for tag in args.tag:
             print(f"Successfully tagged {tag if ':' in tag.rsplit('/', 1)[-1] else tag + ':latest'}")
     return 0
-
-
-class _Plain:
-    """Plain progress: a line per step and per outcome, RUN output as it comes."""
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-        self.prefix = ""
-        self.partial = b""
-        self.started = time.monotonic()
-
-    def _print(self, text: str) -> None:
-        if self.out is not None:
-            self.out.write(text + "\n")
-            self.out.flush()
-
-    def flush(self) -> None:
-        if self.partial:
-            self._print(self.partial.decode(errors="replace"))
-            self.partial = b""
-
-    def event(self, kind: str | None, ev: Any) -> None:
-        if kind == "step":
-            self.flush()
-            s = ev.step
-            self.prefix = f"[{s.index}/{s.total}]"
-            self._print(f"{self.prefix} {s.instruction}")
-        elif kind == "cached":
-            self._print(f"{self.prefix} CACHED")
-        elif kind == "output":
-            data = self.partial + ev.output
-            *lines, self.partial = data.split(b"\n")
-            for line in lines:
-                self._print(line.decode(errors="replace"))
-        elif kind == "done":
-            self.flush()
-            self._print(f"{self.prefix} DONE {ev.done:.1f}s")
-        elif kind == "warning":
-            self._print(f"WARNING: {ev.warning}")
 
 
 def cmd_builder_prune(args: argparse.Namespace) -> int:
