@@ -8,7 +8,6 @@ import stat
 import tarfile
 
 import pytest
-
 from pallet.images._build import write_diff
 
 
