@@ -129,3 +129,22 @@ def chmod_socket(address: str) -> None:
         os.chmod(path, 0o660)
 
 
+
+
+def listen_atomically(server: grpc.Server, address: str) -> Callable[[], None]:
+    """Bind address; a unix socket under a temporary name. Call the returned function once the
+    server serves: it renames the socket into place (0660), so a client that waits for the path
+    to appear connects to a server that answers."""
+    path = unix_path(address)
+    if path is None:
+        listen(server, address)
+        return lambda: None
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    listen(server, "unix://" + tmp)
+
+    def publish() -> None:
+        os.chmod(tmp, 0o660)
+        os.replace(tmp, path)
+
+    return publish

@@ -47,17 +47,6 @@ def _lock_root(root: str) -> int:
     return fd
 
 
-def _listen_atomically(server: object, address: str) -> str | None:
-    """Bind a unix socket under a temporary name; main() renames it once serving."""
-    path = rpc.unix_path(address)
-    if path is None:
-        server_mod.listen(server, address)  # type: ignore[arg-type]
-        return None
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    server_mod.listen(server, "unix://" + tmp)  # type: ignore[arg-type]
-    return tmp
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log.setup("imagesvc", args.debug)
@@ -79,11 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     backend.recover()
     images = ImageService(backend)
     server, _health = server_mod.make_server(servicer.registrations(backend, images), servicer.SERVICE_NAMES)
-    tmp_sock = _listen_atomically(server, args.address)
+    publish = server_mod.listen_atomically(server, args.address)
     server.start()
-    if tmp_sock is not None and final is not None:
-        os.chmod(tmp_sock, 0o660)
-        os.replace(tmp_sock, final)  # clients polling for the path can connect once it exists
+    publish()  # clients polling for the path can connect once it exists
     logger.info("imagesvc started", root=root, address=args.address, pid=os.getpid())
 
     done = threading.Event()

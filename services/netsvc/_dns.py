@@ -8,10 +8,7 @@ network namespace, to the sandbox's upstreams by a small thread pool so the sele
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import ipaddress
-import os
 import random
 import selectors
 import socket
@@ -34,40 +31,21 @@ import dns.rdatatype
 import dns.reversename
 import dns.rrset
 
-CLONE_NEWNET = 0x40000000
 TTL = 600
 UPSTREAM_TIMEOUT = 2.0
 TCP_IDLE = 10.0
 TCP_SEND_TIMEOUT = 1.0
 MAX_PENDING = 128  # forwards queued or running; more are dropped (the client retries)
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
 def bind_in_netns(netns_path: str, address: str = "127.0.0.11", port: int = 53) -> tuple[socket.socket, socket.socket]:
-    """A UDP socket and a listening TCP socket on address:port inside the network namespace at netns_path."""
-    result: list[tuple[socket.socket, socket.socket]] = []
-    error: list[OSError] = []
+    """A UDP socket and a listening TCP socket on address:port inside the network namespace at netns_path
+    (made by a thread that joined it: a socket stays in the namespace it was created in)."""
+    from pallet.net import _netns
 
-    def run() -> None:  # setns(CLONE_NEWNET) only moves this short-lived thread; its sockets stay in the netns
-        try:
-            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns {netns_path}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            result.append(_bind(address, port))
-        except OSError as e:
-            error.append(OSError(e.errno, f"DNS sockets on {address}:{port} in {netns_path}: {e.strerror or e}"))
-
-    thread = threading.Thread(target=run, name="dns-bind")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+    try:
+        return _netns.run_in(netns_path, lambda: _bind(address, port))
+    except OSError as e:
+        raise OSError(e.errno, f"DNS sockets on {address}:{port} in {netns_path}: {e.strerror or e}") from None
 
 
 def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:

@@ -109,16 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     if final is not None and os.path.lexists(final) and stat.S_ISSOCK(os.lstat(final).st_mode):
         os.unlink(final)
     server, _health = server_mod.make_server(servicer.registrations(manager), servicer.SERVICE_NAMES)
-    if final is None:
-        server_mod.listen(server, args.address)
-    else:
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{os.getpid()}.tmp")
-        server_mod.listen(server, "unix://" + tmp)
+    publish = server_mod.listen_atomically(server, args.address)
     server.start()
-    if final is not None:
-        os.chmod(tmp, 0o660)
-        os.replace(tmp, final)
+    publish()
     logger.info("netsvc started", root=root, address=args.address, bridge=cfg.bridge, chains=tag, pid=os.getpid())
 
     done = threading.Event()

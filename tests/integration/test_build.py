@@ -392,3 +392,22 @@ def test_dockerfile_outside_the_context_and_ignored_build_files(engine: Engine, 
     listing = engine.ctl("run", "--rm", tag, "ls", "-A", "/ctx", check=True).stdout.split()
     assert listing == ["data.txt"]  # neither Dockerfile, .dockerignore nor the generated file
     engine.ctl("rmi", tag)
+
+
+def test_built_image_pushes_pulls_and_seeds_cache_from(engine: Engine, tmp_path: object) -> None:
+    """A built image is a normal image: it goes to a registry and back, and its recorded step keys
+    let another build reuse its layers after the local cache is gone (--cache-from)."""
+    from tests.registry._server import run_docker_registry
+
+    ctx = _ctx(tmp_path, "FROM busybox\nRUN echo pushed > /where\nCOPY f /f\n", {"f": "file\n"})
+    with run_docker_registry(os.path.join(str(tmp_path), "registry")) as addr:
+        ref = f"{addr}/built/app:1"
+        _build(engine, ctx, "-t", ref)
+        engine.ctl("push", ref, check=True, timeout=120)
+        engine.ctl("rmi", ref, check=True)
+        engine.ctl("builder", "prune", "-a", "-f", check=True)
+        engine.ctl("pull", ref, check=True, timeout=120)
+        assert engine.ctl("run", "--rm", ref, "cat", "/where", "/f", check=True).stdout == "pushed\nfile\n"
+        res = _build(engine, ctx, "-t", "rebuilt-from-cache:1", "--cache-from", ref).stdout
+        assert _steps(res)[1] == [2, 3], res
+        engine.ctl("rmi", ref, "rebuilt-from-cache:1")

@@ -408,7 +408,7 @@ def test_bind_in_netns(tmp_path: Path, upstream: Upstream) -> None:
         assert out.stdout.splitlines() == ["10.0.0.2", "192.0.2.1", "fd00::2"]
         with pytest.raises(OSError, match="in .*netns"):
             _dns.bind_in_netns(str(ns))  # already bound
-        with pytest.raises(OSError, match="setns"):
+        with pytest.raises(OSError, match="join network namespace"):
             _dns.bind_in_netns(str(tmp_path))  # not a namespace
     finally:
         if server is not None:
