@@ -139,6 +139,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-cgroup-rule", action="append", default=[],
                    help="add a rule to the cgroup allowed devices list (e.g. 'c 1:3 rwm')")
     p.add_argument("--group-add", action="append", default=[], help="add additional groups to join")
+    p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
     p.add_argument("--userns", default="", metavar="host",
                    help="user namespace: 'host' opts out of the daemon's --userns-remap")
     p.add_argument("--init", action="store_true", default=None,
@@ -199,6 +200,7 @@ def fill_host_config(args: argparse.Namespace, hc: Any) -> None:
     if args.userns and args.userns != "host":
         raise CLIError(f"palletctl: invalid --userns {args.userns!r}: the only value is host")
     hc.userns_mode = args.userns
+    hc.read_only_rootfs = args.read_only
 
 
 def hostconfig_json(cfg: Any) -> dict[str, Any]:
@@ -232,4 +234,5 @@ def hostconfig_json(cfg: Any) -> dict[str, Any]:
         "GroupAdd": list(hc.group_add) or None,
         "Init": hc.init if hc.HasField("init") else None,
         "UsernsMode": hc.userns_mode,
+        "ReadonlyRootfs": hc.read_only_rootfs,
     }

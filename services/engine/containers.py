@@ -513,6 +513,7 @@ class ContainerManager:
                 hosts_path=ctr.hosts_path,
                 resolv_conf_path=ctr.resolv_conf_path,
                 mounts=_volumes.spec_mounts(ctr.mounts),
+                readonly_rootfs=ctr.config.host_config.read_only_rootfs,
             )
         )
         hc = ctr.config.host_config

@@ -284,3 +284,17 @@ def test_nocopy_and_bind_propagation(engine: Engine, tmp_path: object) -> None:
     finally:
         engine.ctl("rm", "-f", name)
         subprocess.run(["umount", "-l", src], check=False)
+
+
+def test_read_only_root_filesystem(engine: Engine) -> None:
+    res = engine.ctl("run", "--rm", "--read-only", "busybox", "touch", "/x")
+    assert res.returncode != 0 and "Read-only file system" in res.stdout + res.stderr
+    res = engine.ctl("run", "--rm", "--read-only", "--tmpfs", "/tmp", "-v", "rovol:/data", "busybox", "sh", "-c",
+                     "touch /tmp/ok /data/ok && cat /etc/hostname >/dev/null && echo fine", check=True)
+    assert res.stdout == "fine\n"
+    name = _name("ro")
+    engine.ctl("create", "--name", name, "--read-only", "busybox", check=True)
+    info = json.loads(engine.ctl("inspect", "-f", "{{json .HostConfig}}", name, check=True).stdout)
+    assert info["ReadonlyRootfs"] is True
+    engine.ctl("rm", "-f", name)
+    engine.ctl("volume", "rm", "rovol")
