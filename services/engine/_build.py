@@ -130,7 +130,8 @@ class Build:
         final = self.stages[target]
         cfg = final.config
         if self.opts.labels:
-            cfg.setdefault("config", {}).setdefault("Labels", {}).update(dict(self.opts.labels))
+            c = cfg.setdefault("config", {})
+            c["Labels"] = {**(c.get("Labels") or {}), **dict(self.opts.labels)}
         image = self.b.images_builds.CreateImage(ipb.CreateImageRequest(
             config=canonical(cfg), layers=final.layers, names=list(self.opts.tags)))
         yield pb.BuildEvent(image_id=image.id)
@@ -461,6 +462,9 @@ class Build:
             network = "bridge"
         if network not in ("bridge", "host", "none"):
             raise errors.InvalidArgument(f"RUN --network={network}: want default, none or host")
+        if network == "host" and self.opts.network != "host":
+            # As BuildKit's network.host entitlement: the person building decides, not the Dockerfile.
+            raise errors.InvalidArgument("RUN --network=host is not allowed: build with --network host to allow it")
         key = _sha(state.key, "RUN", argv, network, sorted(svars.args.items()), inst.flags.get("mount") or [])
         hit = self._cached(key) or self._reuse(state, inst, key)
         if hit is not None:
@@ -524,9 +528,13 @@ class Build:
             if docs:  # COPY <<EOF /dest: the documents are the files (named after their delimiters)
                 where = os.path.join(self.work, f"heredoc-{os.urandom(6).hex()}")
                 os.makedirs(where)
-                for word in docs:
+                for n, word in enumerate(docs):
                     doc = inst.heredoc_for(word)
-                    path = os.path.join(where, doc.name)
+                    if "/" in doc.name or doc.name in (".", ".."):
+                        raise errors.InvalidArgument(f"invalid heredoc name {doc.name!r} for {inst.cmd}: "
+                                                     "it names the file written, so it may not contain '/'")
+                    os.makedirs(os.path.join(where, str(n)))
+                    path = os.path.join(where, str(n), doc.name)  # our own directory, the name inside it
                     with open(path, "w") as f:
                         f.write(_shellwords.expand(doc.data, env, self.escape) if doc.expand else doc.data)
                     os.chmod(path, 0o644)

@@ -16,6 +16,7 @@ import json
 import os
 import selectors
 import shutil
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pallet import errors
 from pallet.engine import _rootfs, _security, _spec
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.fsutil import write_atomic
+from pallet.scopedfs import Root
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Runner:
             subprocess.run([self.runtime, "--root", self.runtime_root, "delete", "--force", step.step_id],
                            capture_output=True, check=False)
             for stub in stubs if mounted else []:
-                _remove_stub(stub)
+                _remove_stub(rootfs, stub)
             if sandboxed:
                 with contextlib.suppress(errors.PalletError):
                     self.net.client.release(step.step_id)
@@ -91,8 +93,8 @@ class Runner:
         dirs = [rootfs]
         uid, gid, extra = _rootfs.resolve_user(dirs, step.user) if step.user else (0, 0, [])
         cwd = step.workdir or "/"
-        with contextlib.suppress(OSError):
-            os.makedirs(os.path.join(rootfs, cwd.lstrip("/")), mode=0o755, exist_ok=True)
+        with contextlib.suppress(OSError, ValueError), Root.open(rootfs) as root:
+            os.close(root.makedirs(root.resolve(cwd)))  # inside the rootfs: the image's symlinks cannot lead out
         hostname = step.step_id[:12]
         files = {}
         for name, data in (("hostname", f"{hostname}\n".encode()),
@@ -112,15 +114,22 @@ class Runner:
         _security.apply(spec, hc)
         spec["root"]["path"] = rootfs
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
-        stubs = []
-        for m in spec["mounts"]:
-            path = rootfs
-            for part in [p for p in m["destination"].split("/") if p]:
-                path = os.path.join(path, part)
-                if not os.path.lexists(path):
-                    stubs.append(path)
-                    break
-        return sorted(set(stubs))
+        stubs: set[tuple[str, ...]] = set()
+        with Root.open(rootfs) as root:
+            for m in spec["mounts"]:
+                try:
+                    parts = root.resolve(m["destination"])  # chroot semantics, as the runtime resolves it
+                except OSError:
+                    continue
+                for i in range(1, len(parts) + 1):
+                    try:
+                        root.lstat(parts[:i])
+                    except FileNotFoundError:
+                        stubs.add(tuple(parts[:i]))
+                        break
+                    except OSError:
+                        break
+        return sorted("/".join(p) for p in stubs)
 
     def _exec(self, bundle: str, step: RunStep, alive: Callable[[], bool]) -> Iterator[bytes]:
         proc = subprocess.Popen([self.runtime, "--root", self.runtime_root, "run", "--bundle", bundle, step.step_id],
@@ -152,13 +161,20 @@ class Runner:
             raise StepFailed(code)
 
 
-def _remove_stub(path: str) -> None:
-    """A mount point the runtime made (an empty file or directory tree of mount points)."""
-    with contextlib.suppress(OSError):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+def _remove_stub(rootfs: str, rel: str) -> None:
+    """A mount point the runtime made (an empty file, or a directory tree of mount points), removed
+    through directory fds inside the rootfs so that no symlink can point the removal elsewhere."""
+    parts = rel.split("/")
+    with contextlib.suppress(OSError, ValueError), Root.open(rootfs) as root:
+        fd = root.walk(parts[:-1])
+        try:
+            st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(parts[-1], dir_fd=fd)
+            else:
+                os.unlink(parts[-1], dir_fd=fd)
+        finally:
+            os.close(fd)
 
 
 class StepFailed(errors.InvalidArgument):

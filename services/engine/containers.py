@@ -983,8 +983,8 @@ class ContainerManager:
             ctr.name = new_name
             for ep in ctr.network_settings.networks:
                 ep.container_name = new_name
-                if old in ep.dns_names:
-                    ep.dns_names[list(ep.dns_names).index(old)] = new_name
+                if old.lower() in ep.dns_names:
+                    ep.dns_names[list(ep.dns_names).index(old.lower())] = new_name.lower()
             self.store.put(ctr)
             if _network.kind(ctr.config.network_mode) == "network":
                 self._net().client.rename(ctr.id, new_name)

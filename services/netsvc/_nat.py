@@ -18,6 +18,7 @@ A network (bridge B, subnet S); each rule carries `-m comment --comment "net=S"`
     filter  T-FORWARD      -o B -m conntrack --ctstate DNAT -j ACCEPT                     not internal
     filter  T-FORWARD      -i B ! -o B -j ACCEPT                         not internal
     filter  T-FORWARD      -i B -o B -j ACCEPT
+    filter  T-FORWARD      -o B -j DROP                                  not internal: nothing unpublished in
     filter  T-ISOLATION    -i B ! -o B -m conntrack ! --ctstate DNAT -j T-ISOLATION-2      not internal
     filter  T-ISOLATION-2  -o B -j DROP                                  not internal
     filter  T-ISOLATION    -i B ! -o B -j DROP                           internal
@@ -132,7 +133,8 @@ class _Plan:
     Only rules in our chains, or jumping to them, are parsed: the host's own (maybe thousands) are skipped.
     """
 
-    def __init__(self, saved: str, ours: set[str]) -> None:
+    def __init__(self, saved: str, ours: set[str], family: int = 4) -> None:
+        self.family = family
         self.chains: set[tuple[str, str]] = set()
         self.rules: dict[Key, list[str]] = {}  # meaning -> the specs as saved (duplicates kept), in saved order
         self.decls: dict[str, list[str]] = {}
@@ -175,7 +177,7 @@ class _Plan:
 
     def text(self) -> str:
         out = []
-        for table in ("nat", "filter"):
+        for table in ("raw", "nat", "filter"):
             if self.decls.get(table) or self.lines.get(table):
                 out += [f"*{table}", *self.decls.get(table, []), *self.lines.get(table, []), "COMMIT"]
         return "\n".join(out) + "\n" if out else ""
@@ -190,8 +192,9 @@ class Firewall:
         self.tag, self.ipv6 = tag, ipv6
         self.nat, self.post = tag, f"{tag}-POSTROUTING"
         self.fwd, self.iso1, self.iso2 = f"{tag}-FORWARD", f"{tag}-ISOLATION", f"{tag}-ISOLATION-2"
+        self.raw = f"{tag}-RAW"
         self.chains = [("nat", self.nat), ("nat", self.post), ("filter", self.fwd), ("filter", self.iso1),
-                       ("filter", self.iso2)]
+                       ("filter", self.iso2), ("raw", self.raw)]
         self._ours = {chain for _, chain in self.chains}
         self._lock = threading.Lock()
 
@@ -216,7 +219,7 @@ class Firewall:
     def _read(self, family: int) -> _Plan:
         if family == 6 and not self.ipv6:
             raise FirewallError("IPv6 rules asked for, but this Firewall was made with ipv6=False")
-        return _Plan(self._run([_TOOLS[family][0]]), self._ours)
+        return _Plan(self._run([_TOOLS[family][0]]), self._ours, family)
 
     def _apply(self, family: int, plan: _Plan) -> None:
         text = plan.text()
@@ -233,6 +236,12 @@ class Firewall:
         plan.add("nat", "POSTROUTING", f"-j {self.post}", first=True)
         plan.add("filter", "FORWARD", f"-j {self.fwd}", first=True)
         plan.add("filter", self.fwd, f"-j {self.iso1}", first=True)
+        plan.add("raw", "PREROUTING", f"-j {self.raw}", first=True)
+        # Loopback destinations arriving on any other interface are dropped before NAT: with
+        # route_localnet on our bridges, neither a container (CVE-2020-8558) nor a LAN neighbour
+        # may reach the host's 127.0.0.1 services or ports published on 127.0.0.1.
+        if plan.family == 4:
+            plan.add("raw", self.raw, "-d 127.0.0.0/8 ! -i lo -j DROP")
 
     # -- setup
 
@@ -283,6 +292,9 @@ class Firewall:
             ("filter", self.fwd, f"-o {b} -m conntrack --ctstate DNAT {c} -j ACCEPT"),
             ("filter", self.fwd, f"-i {b} ! -o {b} {c} -j ACCEPT"),
             ("filter", self.fwd, f"-i {b} -o {b} {c} -j ACCEPT"),
+            # Anything else into the bridge (a neighbour routing to the subnet) is dropped: only
+            # published ports (DNAT) and replies come in, whatever the FORWARD policy is.
+            ("filter", self.fwd, f"-o {b} {c} -j DROP"),
         ]
 
     def add_network(self, bridge: str, subnet: str, internal: bool, masquerade: bool = True) -> None:

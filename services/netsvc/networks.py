@@ -192,6 +192,10 @@ class NetworkManager:
         if not _netns.is_mounted(sb.netns_path):
             self.log.warning("dropping a sandbox whose namespace is gone", container=sb.container_id)
             self._unpublish(sb)
+            for ep in self.store.endpoints(container_id=sb.container_id):
+                if ep.interface:
+                    ep.interface = ""
+                    self.store.put_endpoint(ep)
             self.store.delete_sandbox(sb.container_id)
             return
         try:
@@ -367,8 +371,9 @@ class NetworkManager:
                     ep.ipv6_address, ep.ipv6_gateway = f"{ipv6}/{prefix}", c.gateway
             ep.mac_address = (req.mac_address or _mac_for(ipv4 or "")).lower()
             if not net.is_default:
-                ep.dns_names.extend(dict.fromkeys([n for n in (req.container_name, *req.aliases,
-                                                               req.container_id[:12]) if n]))
+                # DNS names are case-insensitive: stored lower-case, as queries are looked up.
+                ep.dns_names.extend(dict.fromkeys([n.lower() for n in (req.container_name, *req.aliases,
+                                                                       req.container_id[:12]) if n]))
             self.store.add_endpoint(ep, ipv4, ipv6)
             sb = self.store.sandbox(req.container_id)
             if sb is not None:
@@ -596,7 +601,7 @@ class NetworkManager:
                 old = ep.container_name
                 ep.container_name = name
                 if ep.dns_names:
-                    names = [name if n == old else n for n in ep.dns_names]
+                    names = [name.lower() if n == old.lower() else n for n in ep.dns_names]
                     del ep.dns_names[:]
                     ep.dns_names.extend(dict.fromkeys(names))
                 self.store.put_endpoint(ep)
@@ -630,8 +635,11 @@ class NetworkManager:
         nets = self._resolvable_networks(sandbox)
         found = False
         out: list[str] = []
+        name = name.lower()
         for nid in nets:
             for ep in self.store.endpoints(network_id=nid):
+                if not ep.interface:
+                    continue  # not running: no address to answer with (Docker answers NXDOMAIN)
                 if name in ep.dns_names or (len(name) >= MIN_ID_PREFIX and ep.container_id.startswith(name)):
                     found = True
                     addr = ep.ipv4_address if qtype == "A" else ep.ipv6_address
@@ -643,7 +651,7 @@ class NetworkManager:
         for nid in self._resolvable_networks(sandbox):
             net = self.store.network(nid)
             for ep in self.store.endpoints(network_id=nid):
-                if ip in (ep.ipv4_address.split("/")[0], ep.ipv6_address.split("/")[0]):
+                if ep.interface and ip in (ep.ipv4_address.split("/")[0], ep.ipv6_address.split("/")[0]):
                     return f"{ep.container_name}.{net.name if net else ''}".rstrip(".")
         return None
 

@@ -411,3 +411,22 @@ def test_built_image_pushes_pulls_and_seeds_cache_from(engine: Engine, tmp_path:
         res = _build(engine, ctx, "-t", "rebuilt-from-cache:1", "--cache-from", ref).stdout
         assert _steps(res)[1] == [2, 3], res
         engine.ctl("rmi", ref, "rebuilt-from-cache:1")
+
+
+def test_hostile_dockerfiles_stay_inside(engine: Engine, tmp_path: object) -> None:
+    """A Dockerfile cannot write host files through heredoc names or image symlinks, nor take the
+    host's network without the builder's consent."""
+    mark = f"pallet-escape-{uuid.uuid4().hex[:8]}"
+    heredoc = _ctx(os.path.join(str(tmp_path), "heredoc"),
+                   f"FROM busybox\nCOPY <</tmp/{mark} /x\npwned\n/tmp/{mark}\n")
+    res = _build(engine, heredoc, check=False)
+    assert res.returncode != 0 and "heredoc" in res.stderr
+    assert not os.path.exists(f"/tmp/{mark}")
+    link = _ctx(os.path.join(str(tmp_path), "link"),
+                f"FROM busybox\nRUN ln -s / /h\nWORKDIR /h/tmp/{mark}\nRUN pwd\n")
+    _build(engine, link, "--no-cache")
+    assert not os.path.exists(f"/tmp/{mark}")
+    hostnet = _ctx(os.path.join(str(tmp_path), "hostnet"), "FROM busybox\nRUN --network=host true\n")
+    res = _build(engine, hostnet, check=False)
+    assert res.returncode != 0 and "--network host" in res.stderr
+    _build(engine, hostnet, "--network", "host")

@@ -89,6 +89,9 @@ def test_containers_resolve_each_other_by_name_alias_and_id(engine: Engine, net:
         for host in (web, "site", cid[:12]):
             res = _wget(engine, net, f"http://{host}/")
             assert res.returncode == 0 and "hello-from-" in res.stdout, (host, res.stdout, res.stderr)
+        # Names are case-insensitive, as in Docker.
+        res = _wget(engine, net, f"http://{web.upper()}/")
+        assert res.returncode == 0 and "hello-from-" in res.stdout, res.stderr
         # A rename is what others resolve from then on.
         new = _name("renamed")
         engine.ctl("rename", web, new, check=True)
@@ -148,10 +151,18 @@ def test_published_port_from_loopback_and_another_host(engine: Engine) -> None:
         gateway = _inspect(engine, "bridge", "network")["IPAM"]["Config"][0]["Gateway"]
         res = _wget(engine, "bridge", f"http://{gateway}:{any_port}/")
         assert res.returncode == 0 and "hello-from-" in res.stdout, res.stderr
+        ip = _inspect(engine, web)["NetworkSettings"]["IPAddress"]
+        subnet = _inspect(engine, "bridge", "network")["IPAM"]["Config"][0]["Subnet"]
         with _second_host() as (run_in, host_addr):
             got = run_in(["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen("
                           f"'http://{host_addr}:{any_port}/', timeout=5).read().decode())"])
             assert "hello-from-" in got
+            # A neighbour that routes to the containers' subnet through this host gets nothing unpublished.
+            run_in(["ip", "route", "add", subnet, "via", host_addr])
+            direct = subprocess.run(["ip", "netns", "exec", run_in.ns, "python3", "-c",  # type: ignore[attr-defined]
+                                     "import socket; socket.create_connection(('" + ip + "', 80), timeout=3)"],
+                                    capture_output=True, text=True, timeout=30)
+            assert direct.returncode != 0
     finally:
         _rm(engine, web)
 
@@ -312,6 +323,7 @@ def _second_host() -> Iterator[tuple]:
             return subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True, capture_output=True,
                                   text=True, timeout=30).stdout
 
+        run_in.ns = ns  # type: ignore[attr-defined]
         yield run_in, host_addr
     finally:
         subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)

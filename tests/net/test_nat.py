@@ -77,7 +77,8 @@ def rules(ns: str, six: bool = False) -> list[str]:
 
 def ours(ns: str, six: bool = False) -> list[str]:
     """Rules in our chains, beyond the base jumps."""
-    return [r for r in rules(ns, six) if r.split()[1].startswith(TAG) and r != f"-A {TAG}-FORWARD -j {TAG}-ISOLATION"]
+    return [r for r in rules(ns, six) if r.split()[1].startswith(TAG) and r not in (
+        f"-A {TAG}-FORWARD -j {TAG}-ISOLATION", f"-A {TAG}-RAW -d 127.0.0.0/8 ! -i lo -j DROP")]
 
 
 BASE = [
@@ -86,6 +87,8 @@ BASE = [
     f"-A PREROUTING -m addrtype --dst-type LOCAL -j {TAG}",
     f"-A OUTPUT -m addrtype --dst-type LOCAL -j {TAG}",
     f"-A POSTROUTING -j {TAG}-POSTROUTING",
+    f"-A PREROUTING -j {TAG}-RAW",
+    f"-A {TAG}-RAW -d 127.0.0.0/8 ! -i lo -j DROP",
 ]
 
 
@@ -96,6 +99,7 @@ def net_rules(br: str, subnet: str) -> list[str]:
         f"-A {TAG}-FORWARD -o {br} -m conntrack --ctstate DNAT {c} -j ACCEPT",
         f"-A {TAG}-FORWARD -i {br} ! -o {br} {c} -j ACCEPT",
         f"-A {TAG}-FORWARD -i {br} -o {br} {c} -j ACCEPT",
+        f"-A {TAG}-FORWARD -o {br} {c} -j DROP",
         f"-A {TAG}-ISOLATION -i {br} ! -o {br} -m conntrack ! --ctstate DNAT {c} -j {TAG}-ISOLATION-2",
         f"-A {TAG}-ISOLATION-2 -o {br} {c} -j DROP",
         f"-A {TAG}-POSTROUTING -s {subnet} ! -o {br} {c} -j MASQUERADE",
