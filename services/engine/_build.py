@@ -465,7 +465,8 @@ class Build:
         if network == "host" and self.opts.network != "host":
             # As BuildKit's network.host entitlement: the person building decides, not the Dockerfile.
             raise errors.InvalidArgument("RUN --network=host is not allowed: build with --network host to allow it")
-        key = _sha(state.key, "RUN", argv, network, sorted(svars.args.items()), inst.flags.get("mount") or [])
+        key = _sha(state.key, "RUN", argv, network, sorted(svars.args.items()), inst.flags.get("mount") or [],
+                   self._bind_digests(inst))
         hit = self._cached(key) or self._reuse(state, inst, key)
         if hit is not None:
             yield pb.BuildEvent(cached=True)
@@ -483,13 +484,24 @@ class Build:
         snap = f"build-{os.path.basename(self.work)}-{os.urandom(6).hex()}"
         self.b.images.prepare(snap, state.chain)
         self.snapshots.append(snap)
-        mounts = self.b.run_mounts(inst, self, svars)
-        step = RunStep(step_id=os.urandom(16).hex(), argv=argv, env=env, workdir=c.get("WorkingDir") or "/",
-                       user=c.get("User") or "", network=network, mounts=mounts)
-        for chunk in self.b.runner.run(step, snap, self.alive):
-            yield pb.BuildEvent(output=chunk)
+        with contextlib.ExitStack() as stack:
+            mounts = self.b.run_mounts(inst, self, svars, stack)
+            step = RunStep(step_id=os.urandom(16).hex(), argv=argv, env=env, workdir=c.get("WorkingDir") or "/",
+                           user=c.get("User") or "", network=network, mounts=mounts)
+            for chunk in self.b.runner.run(step, snap, self.alive):
+                yield pb.BuildEvent(output=chunk)
         self._history(new, inst, empty=False)
         return self._commit(new, snap, state, key)
+
+    def _bind_digests(self, inst: Any) -> list[str]:
+        """RUN --mount=type=bind from the context: what is mounted is part of the step's inputs."""
+        out = []
+        for spec in inst.flags.get("mount") or []:
+            fields = dict(f.partition("=")[::2] for f in spec.split(","))
+            if fields.get("type", "bind") == "bind" and not fields.get("from"):
+                src = fields.get("source", fields.get("src", "."))
+                out.append(_buildcopy.digest(_buildcopy.resolve_sources(self.context, [src], "RUN --mount")))
+        return out
 
     def _commit(self, new: State, snap: str, parent: State, key: str) -> State:
         new.config.setdefault(CACHE_FIELD, []).append([key, len(parent.layers)])
@@ -746,7 +758,8 @@ class Builder:
         uid, gid, _ = _rootfs.resolve_user([rootfs], chown)
         return uid, gid
 
-    def run_mounts(self, inst: Any, build: Build, svars: StageVars) -> list[dict[str, Any]]:
+    def run_mounts(self, inst: Any, build: Build, svars: StageVars, stack: contextlib.ExitStack
+                   ) -> list[dict[str, Any]]:
         """RUN --mount=type=secret|cache|bind: mounts outside the snapshot (never in the layer)."""
         out: list[dict[str, Any]] = []
         for spec in inst.flags.get("mount") or []:
@@ -772,7 +785,9 @@ class Builder:
                 os.makedirs(path, mode=0o755, exist_ok=True)
                 out.append({"destination": target, "type": "bind", "source": path, "options": ["rbind", "rw"]})
             elif kind == "bind":
-                src = _buildcopy._inside(build.context, fields.get("source", fields.get("src", ".")))
+                # from=STAGE|IMAGE: that filesystem (a read-only view); else the build context.
+                root = build._from_root(stack, fields["from"]) if fields.get("from") else build.context
+                src = _buildcopy._inside(root, fields.get("source", fields.get("src", ".")))
                 out.append({"destination": target, "type": "bind", "source": src, "options": ["rbind", "ro"]})
             elif kind == "tmpfs":
                 out.append({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})

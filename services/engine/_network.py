@@ -83,13 +83,15 @@ def resolv_conf(mode: str, default_bridge: bool, config: pb.ContainerConfig) -> 
                                     list(config.dns_options))
 
 
-def parse_port(spec: str) -> tuple[int, str]:
-    """"80/tcp" or "80" → (80, "tcp")."""
-    port, _, proto = spec.partition("/")
+def parse_ports(spec: str) -> list[tuple[int, str]]:
+    """"80/tcp", "80" or a range "8000-8010/udp" → [(port, proto), ...]."""
+    ports, _, proto = spec.partition("/")
     proto = proto.lower() or "tcp"
-    if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("tcp", "udp", "sctp"):
-        raise errors.InvalidArgument(f"invalid exposed port {spec!r}: want PORT[/tcp|udp|sctp]")
-    return int(port), proto
+    lo, _, hi = ports.partition("-")
+    if not lo.isdigit() or (hi and not hi.isdigit()) or proto not in ("tcp", "udp", "sctp") or \
+            not 0 < int(lo) <= int(hi or lo) < 65536:
+        raise errors.InvalidArgument(f"invalid exposed port {spec!r}: want PORT[-PORT][/tcp|udp|sctp]")
+    return [(p, proto) for p in range(int(lo), int(hi or lo) + 1)]
 
 
 def port_bindings(config: pb.ContainerConfig, image_exposed: list[str]) -> list[npb.PortBinding]:
@@ -98,10 +100,10 @@ def port_bindings(config: pb.ContainerConfig, image_exposed: list[str]) -> list[
     if config.publish_all_ports:
         bound = {(b.container_port, b.protocol) for b in out}
         for spec in dict.fromkeys([*image_exposed, *config.exposed_ports]):
-            port, proto = parse_port(spec)
-            if (port, proto) not in bound:
-                out.append(npb.PortBinding(protocol=proto, container_port=port))
-                bound.add((port, proto))
+            for port, proto in parse_ports(spec):
+                if (port, proto) not in bound:
+                    out.append(npb.PortBinding(protocol=proto, container_port=port))
+                    bound.add((port, proto))
     for b in out:
         if not 0 < b.container_port < 65536 or b.host_port > 65535 or b.host_port_end > 65535:
             raise errors.InvalidArgument(f"invalid port binding {b.host_port}:{b.container_port}")

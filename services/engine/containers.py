@@ -1039,6 +1039,11 @@ class ContainerManager:
         wiped by a reboot) leaves exit.json or, failing that, exit code 255.
         Restart policies then apply as for any exit.
         """
+        if self.net is not None:
+            # First, while nothing is starting: sandboxes of containers recorded as stopped, and
+            # endpoints of removed ones, go (a restart scheduled below must not lose its new one).
+            every = self.store.all()
+            self.net.reconcile([c.id for c in every], [c.id for c in every if c.state.status in LIVE_STATES])
         for ctr in self.store.all():
             cid = ctr.id
             if ctr.state.status == Status.STATUS_RESTARTING:
@@ -1051,10 +1056,6 @@ class ContainerManager:
                     self.start(cid, by_user=False)
                 except errors.PalletError as exc:
                     self.log.warning("restart on daemon start failed", id=cid, error=str(exc))
-        if self.net is not None:
-            every = self.store.all()
-            self.net.reconcile([c.id for c in every],
-                               [c.id for c in every if c.state.status in LIVE_STATES])
 
     def _reattach(self, ctr: pb.Container) -> None:
         cid = ctr.id

@@ -433,7 +433,7 @@ class NetworkManager:
         cid = req.container_id
         with self._lock:
             sb = self.store.sandbox(cid)
-            if sb is not None and _netns.is_mounted(sb.netns_path):
+            if sb is not None and _netns.is_mounted(sb.netns_path) and not req.netns:
                 return self._with_endpoints(sb)
             if sb is not None:
                 self._teardown(sb)

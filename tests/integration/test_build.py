@@ -430,3 +430,30 @@ def test_hostile_dockerfiles_stay_inside(engine: Engine, tmp_path: object) -> No
     res = _build(engine, hostnet, check=False)
     assert res.returncode != 0 and "--network host" in res.stderr
     _build(engine, hostnet, "--network", "host")
+
+
+def test_run_bind_mounts_count_in_the_cache_and_may_come_from_a_stage(engine: Engine, tmp_path: object) -> None:
+    tag = _tag("bind")
+    ctx = _ctx(tmp_path, """\
+FROM busybox AS tools
+RUN echo tool > /tool
+
+FROM busybox
+RUN --mount=type=bind,source=src,target=/src cat /src/a > /copied
+RUN --mount=type=bind,from=tools,source=/tool,target=/t cat /t > /fromstage
+EXPOSE 7000-7002
+""", {"src/a": "one\n"})
+    _build(engine, ctx, "-t", tag)
+    assert engine.ctl("run", "--rm", tag, "cat", "/copied", "/fromstage", check=True).stdout == "one\ntool\n"
+    with open(os.path.join(ctx, "src/a"), "w") as f:
+        f.write("two\n")
+    _build(engine, ctx, "-t", tag)
+    assert engine.ctl("run", "--rm", tag, "cat", "/copied", check=True).stdout == "two\n"
+    name = f"exposed-{uuid.uuid4().hex[:6]}"
+    engine.ctl("run", "-d", "--name", name, "-P", tag, "sleep", "30", check=True)
+    try:
+        ports = engine.ctl("port", name, check=True).stdout
+        assert all(f"{p}/tcp" in ports for p in (7000, 7001, 7002))
+    finally:
+        engine.ctl("rm", "-f", name)
+        engine.ctl("rmi", tag)
