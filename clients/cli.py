@@ -259,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pallet.client import _build as bld
 
     bld.add_parsers(sub, _add)
+
+    from pallet.client.compose import cli as compose
+
+    compose.add_parsers(sub, _add)
     return parser
 
 

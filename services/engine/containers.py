@@ -1165,5 +1165,6 @@ def _matches(ctr: pb.Container, f: dict[str, list[str]]) -> bool:
         "label": lambda v: (v.partition("=")[0] in ctr.config.labels) and (
             "=" not in v or ctr.config.labels[v.partition("=")[0]] == v.partition("=")[2]),
     }
-    # Values of one key are alternatives (OR); different keys must all match (AND).
-    return all(any(checks[k](v) for v in vs) for k, vs in f.items())
+    # Values of one key are alternatives (OR), except labels, which must all match (as Docker's
+    # MatchKVList); different keys must all match (AND).
+    return all((all if k == "label" else any)(checks[k](v) for v in vs) for k, vs in f.items())

@@ -1,0 +1,520 @@
+"""palletctl compose (also `pallet-compose`): multi-container applications from compose files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pallet.client.cli import CLIError
+
+
+def add_parsers(sub: Any, add: Any) -> None:
+    p = sub.add_parser("compose", help="Define and run multi-container applications",
+                       description="Define and run multi-container applications with Pallet")
+    add_global_flags(p)
+    g = p.add_subparsers(dest="compose_command", metavar="COMMAND")
+    _commands(g, add)
+
+
+def add_global_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--file", action="append", default=[], help="compose configuration files")
+    p.add_argument("-p", "--project-name", default=None, help="project name")
+    p.add_argument("--project-directory", default=None, help="alternate working directory (default: the first file's)")
+    p.add_argument("--env-file", action="append", default=[], help="alternate environment files")
+    p.add_argument("--profile", action="append", default=[], help="profiles to enable")
+    p.add_argument("--ansi", default="auto", choices=["never", "always", "auto"], help="control ANSI output")
+
+
+def _commands(g: Any, add: Any) -> None:
+    p = add(g, "config", cmd_config, "Parse, resolve and render the compose file in canonical format",
+            "compose config [OPTIONS] [SERVICE...]")
+    p.add_argument("--services", action="store_true", help="print the service names, one per line")
+    p.add_argument("--volumes", action="store_true", help="print the volume names, one per line")
+    p.add_argument("-q", "--quiet", action="store_true", help="only validate the configuration")
+    p.add_argument("--format", default="yaml", choices=["yaml", "json"])
+    p.add_argument("service_names", nargs="*", metavar="SERVICE")
+
+    p = add(g, "up", cmd_up, "Create and start containers", "compose up [OPTIONS] [SERVICE...]")
+    p.add_argument("-d", "--detach", action="store_true", help="run containers in the background")
+    p.add_argument("--build", action="store_true", help="build images before starting containers")
+    p.add_argument("--no-build", action="store_true", help="don't build an image, even if it's missing")
+    p.add_argument("--force-recreate", action="store_true", help="recreate containers even if unchanged")
+    p.add_argument("--no-recreate", action="store_true", help="don't recreate existing containers")
+    p.add_argument("--no-start", action="store_true", help="don't start the services after creating them")
+    p.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM", help="scale a service")
+    p.add_argument("--wait", action="store_true", help="wait for services to be running|healthy (implies -d)")
+    p.add_argument("--wait-timeout", type=int, default=300)
+    p.add_argument("--remove-orphans", action="store_true", help="remove containers of services not defined")
+    p.add_argument("--abort-on-container-exit", action="store_true", help="stop all when any container stops")
+    p.add_argument("--exit-code-from", default="", help="return the exit code of the selected service")
+    p.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
+    p.add_argument("-t", "--timeout", type=int, default=None, help="shutdown timeout in seconds")
+    p.add_argument("services", nargs="*")
+
+    p = add(g, "down", cmd_down, "Stop and remove containers, networks", "compose down [OPTIONS]")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove named and anonymous volumes")
+    p.add_argument("--rmi", default="", choices=["", "local", "all"], help="remove images used by services")
+    p.add_argument("--remove-orphans", action="store_true")
+    p.add_argument("-t", "--timeout", type=int, default=None)
+
+    p = add(g, "ps", cmd_ps, "List containers", "compose ps [OPTIONS] [SERVICE...]")
+    p.add_argument("-a", "--all", action="store_true", help="show all stopped containers")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display IDs")
+    p.add_argument("--format", default="", help="table (default) or json")
+    p.add_argument("services", nargs="*")
+
+    p = add(g, "logs", cmd_logs, "View output from containers", "compose logs [OPTIONS] [SERVICE...]")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail", default="all")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("--no-log-prefix", action="store_true")
+    p.add_argument("--no-color", action="store_true")
+    p.add_argument("services", nargs="*")
+
+    for name, func, help_ in (("start", cmd_start, "Start services"), ("stop", cmd_stop, "Stop services"),
+                              ("restart", cmd_restart, "Restart service containers")):
+        p = add(g, name, func, help_, f"compose {name} [SERVICE...]")
+        if name != "start":
+            p.add_argument("-t", "--timeout", type=int, default=None)
+        p.add_argument("services", nargs="*")
+
+    p = add(g, "rm", cmd_rm, "Removes stopped service containers", "compose rm [OPTIONS] [SERVICE...]")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-s", "--stop", action="store_true", help="stop the containers first")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove anonymous volumes")
+    p.add_argument("services", nargs="*")
+
+    p = add(g, "exec", cmd_exec, "Execute a command in a running container",
+            "compose exec [OPTIONS] SERVICE COMMAND [ARGS...]")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
+    p.add_argument("--index", type=int, default=1)
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("service")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+
+    p = add(g, "run", cmd_run, "Run a one-off command on a service", "compose run [OPTIONS] SERVICE [COMMAND]")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("--name", default="")
+    p.add_argument("--no-deps", action="store_true", help="don't start linked services")
+    p.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
+    p.add_argument("--entrypoint", default=None)
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("service")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+
+    for name, func, help_ in (("pull", cmd_pull, "Pull service images"), ("build", cmd_build, "Build services"),
+                              ("push", cmd_push, "Push service images")):
+        p = add(g, name, func, help_, f"compose {name} [SERVICE...]")
+        p.add_argument("services", nargs="*")
+
+    p = add(g, "images", cmd_images, "List images used by the created containers", "compose images [SERVICE...]")
+    p.add_argument("services", nargs="*")
+    p = add(g, "port", cmd_port, "Print the public port for a port binding",
+            "compose port [OPTIONS] SERVICE PRIVATE_PORT")
+    p.add_argument("--protocol", default="tcp")
+    p.add_argument("--index", type=int, default=1)
+    p.add_argument("service")
+    p.add_argument("private_port")
+    p = add(g, "top", cmd_top, "Display the running processes", "compose top [SERVICE...]")
+    p.add_argument("services", nargs="*")
+    p = add(g, "version", cmd_version, "Show the compose version information", "compose version")
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace, only: list[str] | None = None) -> tuple[dict[str, Any], str, str, list[str]]:
+    """(normalized model, project name, working directory, config files); with only, just those
+    services and their dependencies, their profiles enabled (as compose does for `run SERVICE`)."""
+    from pallet.client.compose import model
+
+    files = list(args.file) or None
+    try:
+        project = model.load(files=files, project_directory=args.project_directory,
+                             project_name=args.project_name, env_files=list(args.env_file) or None,
+                             profiles=list(args.profile), environ=dict(os.environ))
+        if only:
+            project = project.with_services(only)
+    except model.ComposeFileError as exc:
+        raise CLIError(f"palletctl compose: {exc}", 1) from None
+    for w in project.warnings:
+        print(f"WARN[0000] {w}", file=sys.stderr)
+    data = project.to_dict()
+    return data, project.name, project.working_dir, list(project.config_files)
+
+
+def _orch(args: argparse.Namespace, only: list[str] | None = None) -> Any:
+    from pallet.client._conn import client
+    from pallet.client.compose._orchestrator import Orchestrator
+
+    data, name, workdir, files = _load(args, only)
+    return Orchestrator(client(args), data, name, workdir, files)
+
+
+def _run(fn: Any) -> int:
+    from pallet.client.compose._orchestrator import ComposeError
+
+    try:
+        return int(fn() or 0)
+    except ComposeError as exc:
+        raise CLIError(f"palletctl compose: {exc}", 1) from None
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    import json
+
+    from pallet.client.compose import model
+
+    data, _name, _wd, _files = _load(args)
+    data.pop("_working_dir", None)
+    if args.quiet:
+        return 0
+    if args.services:
+        print("\n".join(sorted(data.get("services") or {})))
+        return 0
+    if args.volumes:
+        print("\n".join(sorted(data.get("volumes") or {})))
+        return 0
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        sys.stdout.write(model.dump_yaml(data))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    scale = {}
+    for item in args.scale:
+        k, _, v = item.partition("=")
+        if not v.isdigit():
+            raise CLIError(f"palletctl compose: invalid --scale {item!r}: want SERVICE=NUM", 1)
+        scale[k] = int(v)
+
+    def go() -> int:
+        ctrs = o.up(args.services or None, build=args.build, force_recreate=args.force_recreate,
+                    no_recreate=args.no_recreate, scale=scale, remove_orphans=args.remove_orphans,
+                    pull=args.pull, no_start=args.no_start)
+        if args.wait:
+            return _wait(o, ctrs, args.wait_timeout)
+        if args.detach or args.no_start:
+            return 0
+        return _attached(o, ctrs, args)
+
+    return _run(go)
+
+
+def _wait(o: Any, ctrs: list[Any], timeout: int) -> int:
+    import time
+
+    deadline = time.monotonic() + timeout
+    pb = o.pb
+    while True:
+        current = [o.c.containers.Inspect(pb.InspectContainerRequest(id=c.id)) for c in ctrs]
+        bad = [c for c in current if c.state.status == pb.ContainerState.STATUS_EXITED and c.state.exit_code != 0]
+        if bad:
+            raise CLIError(f"palletctl compose: container {bad[0].name} exited ({bad[0].state.exit_code})", 1)
+        ready = all(c.state.status == pb.ContainerState.STATUS_RUNNING and (
+            not c.state.HasField("health") or c.state.health.status == "healthy") for c in current)
+        if ready:
+            for c in current:
+                o._say("Container", c.name, "Healthy" if c.state.HasField("health") else "Running")
+            return 0
+        if time.monotonic() > deadline:
+            raise CLIError("palletctl compose: timed out waiting for the services to be running or healthy", 1)
+        time.sleep(0.3)
+
+
+def _attached(o: Any, ctrs: list[Any], args: argparse.Namespace) -> int:
+    """Follow every container's output; ^C (or, with --abort-on-container-exit, any exit) stops them."""
+    import threading
+
+    stop = threading.Event()
+    exit_code = 0
+    watcher = None
+    if args.abort_on_container_exit or args.exit_code_from:
+        def watch() -> None:
+            nonlocal exit_code
+            pb = o.pb
+            for _ in iter(lambda: stop.wait(0.3), True):
+                current = [o.c.containers.Inspect(pb.InspectContainerRequest(id=c.id)) for c in ctrs]
+                done = [c for c in current if c.state.status == pb.ContainerState.STATUS_EXITED]
+                if done:
+                    src = [c for c in current if c.config.labels.get("com.docker.compose.service")
+                           == args.exit_code_from] if args.exit_code_from else done
+                    exit_code = src[0].state.exit_code if src else 0
+                    stop.set()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    try:
+        o.logs(None, follow=True, containers=ctrs, colour=sys.stdout.isatty(), stop=stop)
+    except KeyboardInterrupt:
+        print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
+    o.stop(None, args.timeout)
+    return exit_code
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    return _run(lambda: o.down(volumes=args.volumes, rmi=args.rmi, remove_orphans=args.remove_orphans,
+                               timeout=args.timeout))
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    import json
+
+    from pallet.client._containers import _status
+    from pallet.client._network import ps_ports
+    from pallet.client.compose import _convert as cv
+
+    o = _orch(args)
+    if args.services:
+        wanted = set(args.services)
+    ctrs = [c for c in o.containers(all_=args.all)
+            if not args.services or c.config.labels.get(cv.LABEL_SERVICE) in wanted]
+    if args.quiet:
+        for c in ctrs:
+            print(c.id)
+        return 0
+    rows = [{"Name": c.name, "Image": c.image, "Command": _command(c),
+             "Service": c.config.labels.get(cv.LABEL_SERVICE, ""), "Status": _status(c), "Ports": ps_ports(c),
+             "ID": c.id} for c in ctrs]
+    if args.format == "json":
+        print(json.dumps(rows))
+        return 0
+    cols = ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]
+    keys = ["Name", "Image", "Command", "Service", "Status", "Ports"]
+    widths = [max([len(h)] + [len(str(r[k])) for r in rows]) for h, k in zip(cols, keys, strict=True)]
+    print("   ".join(h.ljust(w) for h, w in zip(cols, widths, strict=True)).rstrip())
+    for r in rows:
+        print("   ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths, strict=True)).rstrip())
+    return 0
+
+
+def _command(c: Any) -> str:
+    text = " ".join([c.path, *c.args])
+    return f'"{text[:17]}…"' if len(text) > 20 else f'"{text}"'
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    tail = -1 if args.tail == "all" else int(args.tail)
+    return _run(lambda: o.logs(args.services or None, follow=args.follow, tail=tail, timestamps=args.timestamps,
+                               no_prefix=args.no_log_prefix, colour=sys.stdout.isatty() and not args.no_color))
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    o = _orch(args)
+
+    def go() -> None:
+        for s in o.order(args.services or None):
+            o.wait_for_dependencies(s)
+            for c in o.containers(s):
+                if c.state.status != o.pb.ContainerState.STATUS_RUNNING:
+                    o.start(c.id, c.name)
+
+    return _run(go)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    return _run(lambda: o.stop(args.services or None, args.timeout))
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    o = _orch(args)
+
+    def go() -> None:
+        for s in o.order(args.services or None):
+            for c in o.containers(s):
+                o.c.containers.Restart(o.pb.RestartContainerRequest(id=c.id, timeout=args.timeout
+                                                                    if args.timeout is not None else 10))
+                o._say("Container", c.name, "Started")
+
+    return _run(go)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from pallet.client._prune import confirm
+
+    o = _orch(args)
+    names = args.services or sorted(o.services)
+    if args.stop:
+        o.stop(names)
+    ctrs = [c for s in names for c in o.containers(s) if c.state.status != o.pb.ContainerState.STATUS_RUNNING]
+    if not ctrs:
+        print("No stopped containers", file=sys.stderr)
+        return 0
+    if not args.force and not confirm(f"Going to remove {', '.join(c.name for c in ctrs)}"):
+        return 0
+    for c in ctrs:
+        o.c.containers.Remove(o.pb.RemoveContainerRequest(id=c.id, volumes=args.volumes))
+        o._say("Container", c.name, "Removed")
+    return 0
+
+
+def _ctl_args(args: argparse.Namespace, **kw: Any) -> argparse.Namespace:
+    base = {"host": args.host, "debug": False, "detach_keys": ""}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from pallet.client._containers import cmd_exec as exec_
+
+    o = _orch(args)
+    ctrs = [c for c in o.containers(args.service, all_=False)
+            if c.config.labels.get("com.docker.compose.container-number") == str(args.index)]
+    if not ctrs:
+        raise CLIError(f"palletctl compose: service \"{args.service}\" is not running", 1)
+    if not args.cmd:
+        raise CLIError("palletctl compose: exec needs a command", 1)
+    tty = not args.no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+    return int(exec_(_ctl_args(args, container=ctrs[0].id, cmd=args.cmd, env=args.env, env_file=[],
+                               user=args.user, workdir=args.workdir, tty=tty, interactive=not args.detach,
+                               detach=args.detach, privileged=args.privileged)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pallet.client._containers import _attach_and_start
+
+    o = _orch(args, [args.service])
+
+    def go() -> int:
+        if not args.no_deps:
+            deps = [d for d in o.order([args.service]) if d != args.service]
+            if deps:
+                o.up(deps)
+        else:
+            o.ensure_networks([args.service])
+            o.ensure_volumes()
+        o.ensure_images([args.service])
+        svc = o.services[args.service]
+        tty = not args.no_tty and sys.stdin.isatty() and sys.stdout.isatty()
+
+        def tweak(cfg: Any) -> None:
+            cfg.env.extend(args.env)
+            if args.entrypoint is not None:
+                del cfg.entrypoint[:]
+                cfg.entrypoint.extend(args.entrypoint.split() if args.entrypoint else [])
+                cfg.entrypoint_set = True
+            if args.user:
+                cfg.user = args.user
+            if args.workdir:
+                cfg.working_dir = args.workdir
+            cfg.auto_remove = args.rm
+            cfg.tty = tty
+            cfg.open_stdin = not args.detach
+            del cfg.port_bindings[:]  # `run` publishes no ports of the service (compose's default)
+
+        name = args.name or f"{o.name}-{args.service}-run-{os.urandom(6).hex()}"
+        cid = o.create_container(args.service, 1, name=name, oneoff=True, cmd=args.cmd or None, extra=tweak)
+        del svc
+        if args.detach:
+            o.start(cid, name)
+            print(name)
+            return 0
+        return int(_attach_and_start(_ctl_args(args), cid, True, tty=tty, interactive=sys.stdin.isatty()))
+
+    return _run(go)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    o = _orch(args)
+
+    def go() -> None:
+        for s in o.order(args.services or None):
+            if o.services[s].get("image"):
+                o.pull_service(s)
+
+    return _run(go)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    o = _orch(args)
+
+    def go() -> None:
+        for s in o.order(args.services or None):
+            if o.services[s].get("build") is not None:
+                o.build_service(s)
+
+    return _run(go)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from pallet.client import _registry
+
+    o = _orch(args)
+    for s in o.order(args.services or None):
+        from pallet.client.compose import _convert as cv
+
+        image = cv.image_of(o.name, s, o.services[s])
+        _registry.cmd_push(_ctl_args(args, name=image, quiet=False, all_tags=False, max_concurrent_uploads=0))
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from pallet.client._format import human_size
+
+    o = _orch(args)
+    print(f"{'CONTAINER':30} {'REPOSITORY':30} {'TAG':10} {'IMAGE ID':14} SIZE")
+    for c in o.containers():
+        img = o.c.images.Inspect(o.ipb.GetImageRequest(ref=c.image_id))
+        repo, _, tag = (img.repo_tags[0] if img.repo_tags else "<none>:<none>").rpartition(":")
+        print(f"{c.name:30} {repo:30} {tag:10} {img.id.removeprefix('sha256:')[:12]:14} {human_size(img.size)}")
+    return 0
+
+
+def cmd_port(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    port, _, proto = args.private_port.partition("/")
+    proto = proto or args.protocol
+    for c in o.containers(args.service, all_=False):
+        if c.config.labels.get("com.docker.compose.container-number") != str(args.index):
+            continue
+        for b in c.network_settings.ports:
+            if str(b.container_port) == port and b.protocol == proto:
+                print(f"{b.host_ip or '0.0.0.0'}:{b.host_port}")
+                return 0
+    raise CLIError(f"palletctl compose: no port {args.private_port} published for {args.service}", 1)
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    o = _orch(args)
+    for s in o.order(args.services or None):
+        for c in o.containers(s, all_=False):
+            res = o.c.containers.Top(o.pb.TopRequest(id=c.id))
+            print(c.name)
+            print("\t".join(res.titles))
+            for p in res.processes:
+                print("\t".join(p.fields))
+            print()
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from pallet.client.compose._convert import VERSION
+
+    print(f"Pallet Compose version v{VERSION}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """pallet-compose: the same as `palletctl compose`."""
+    from pallet.client import cli
+
+    return cli.main(["compose", *(sys.argv[1:] if argv is None else argv)])
