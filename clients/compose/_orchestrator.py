@@ -275,34 +275,64 @@ class Orchestrator:
         self.ensure_volumes()
         self.ensure_images(services, build=build, pull=pull)
         self._orphans(remove_orphans)
-        for s in services:
-            svc = self.services[s]
-            want = cv.replicas(svc, (scale or {}).get(s))
-            existing = {int(c.config.labels.get(cv.LABEL_NUMBER, "0") or 0): c for c in self.containers(s)}
-            current_hash = cv.config_hash(svc)
-            if not no_start:
-                self.wait_for_dependencies(s)
-            for number in range(1, want + 1):
-                ctr = existing.pop(number, None)
-                name = cv.container_name(self.name, s, number, svc)
-                if ctr is not None and not no_recreate and (
-                        force_recreate or ctr.config.labels.get(cv.LABEL_HASH) != current_hash):
-                    self._remove(ctr, timeout=_grace(svc))
-                    self._say("Container", ctr.name, "Recreate")
-                    ctr = None
-                if ctr is None:
-                    cid = self.create_container(s, number, name)
-                    if not no_start:
-                        self.start(cid, name)
-                elif ctr.state.status not in (self.pb.ContainerState.STATUS_RUNNING,
-                                              self.pb.ContainerState.STATUS_RESTARTING) and not no_start:
-                    self.start(ctr.id, ctr.name)
-                else:
-                    self._say("Container", ctr.name, "Running")
-            for extra in existing.values():  # scaled down
-                self._remove(extra, timeout=_grace(svc))
-                self._say("Container", extra.name, "Removed")
+        recreated: set[str] = set()
+        opts = {"force_recreate": force_recreate, "no_recreate": no_recreate, "no_start": no_start}
+        # Services whose dependencies are all converged start together (compose's parallelism).
+        from concurrent.futures import ThreadPoolExecutor
+
+        pending = list(services)
+        done: set[str] = set()
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="compose-up") as pool:
+            while pending:
+                ready = [s for s in pending if all(d in done or d not in services
+                                                   for d in _depends(self.services[s]))]
+                if not ready:  # cannot happen after order() checked for cycles
+                    raise ComposeError("dependency cycle detected")
+                for s, changed in zip(ready, pool.map(
+                        lambda s: self._converge(s, (scale or {}).get(s), recreated, **opts), ready), strict=True):
+                    if changed:
+                        recreated.add(s)
+                    done.add(s)
+                    pending.remove(s)
         return [c for s in services for c in self.containers(s)]
+
+    def _converge(self, s: str, scale: int | None, recreated: set[str], *, force_recreate: bool,
+                  no_recreate: bool, no_start: bool) -> bool:
+        """One service's containers as the file says; True when any was (re)created."""
+        svc = self.services[s]
+        want = cv.replicas(svc, scale)
+        existing = {int(c.config.labels.get(cv.LABEL_NUMBER, "0") or 0): c for c in self.containers(s)}
+        current_hash = cv.config_hash(svc)
+        # `depends_on: {dep: {restart: true}}`: a recreated dependency restarts this service too.
+        restart = any(d in recreated and spec.get("restart") for d, spec in _depends(svc).items())
+        if not no_start:
+            self.wait_for_dependencies(s)
+        changed = False
+        for number in range(1, want + 1):
+            ctr = existing.pop(number, None)
+            name = cv.container_name(self.name, s, number, svc)
+            if ctr is not None and not no_recreate and (
+                    force_recreate or ctr.config.labels.get(cv.LABEL_HASH) != current_hash):
+                self._remove(ctr, timeout=_grace(svc))
+                self._say("Container", ctr.name, "Recreate")
+                ctr = None
+            if ctr is None:
+                cid = self.create_container(s, number, name)
+                changed = True
+                if not no_start:
+                    self.start(cid, name)
+            elif ctr.state.status not in (self.pb.ContainerState.STATUS_RUNNING,
+                                          self.pb.ContainerState.STATUS_RESTARTING) and not no_start:
+                self.start(ctr.id, ctr.name)
+            elif restart:
+                self.c.containers.Restart(self.pb.RestartContainerRequest(id=ctr.id, timeout=_grace(svc)))
+                self._say("Container", ctr.name, "Restarted")
+            else:
+                self._say("Container", ctr.name, "Running")
+        for extra in existing.values():  # scaled down
+            self._remove(extra, timeout=_grace(svc))
+            self._say("Container", extra.name, "Removed")
+        return changed
 
     def _orphans(self, remove: bool) -> None:
         known = set(self.services)
@@ -322,23 +352,49 @@ class Orchestrator:
         self.c.containers.Remove(self.pb.RemoveContainerRequest(id=ctr.id, force=True, volumes=volumes))
 
     def stop(self, names: list[str] | None, timeout: int | None = None) -> None:
-        for s in reversed(self.order(names) if names else self.order()):
-            for c in self.containers(s, all_=False):
-                self._say("Container", c.name, "Stopping")
-                self.c.containers.Stop(self.pb.StopContainerRequest(
-                    id=c.id, timeout=timeout if timeout is not None else _grace(self.services[s])))
-                self._say("Container", c.name, "Stopped")
+        ctrs = [c for s in self.order(names) for c in self.containers(s, all_=False)]
+
+        def stop_one(c: Any) -> None:
+            svc = self.services.get(c.config.labels.get(cv.LABEL_SERVICE, ""), {})
+            self._say("Container", c.name, "Stopping")
+            self.c.containers.Stop(self.pb.StopContainerRequest(
+                id=c.id, timeout=timeout if timeout is not None else _grace(svc)))
+            self._say("Container", c.name, "Stopped")
+
+        self._in_reverse_levels(ctrs, stop_one)
+
+    def _in_reverse_levels(self, ctrs: list[Any], fn: Any) -> None:
+        """fn on every container: dependents before what they depend on, each level in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        depth: dict[str, int] = {}
+
+        def level(s: str, seen: tuple[str, ...] = ()) -> int:
+            if s not in depth:
+                deps = [d for d in _depends(self.services.get(s, {})) if d in self.services and d not in seen]
+                depth[s] = 1 + max((level(d, (*seen, s)) for d in deps), default=-1)
+            return depth[s]
+
+        groups: dict[int, list[Any]] = {}
+        for c in ctrs:
+            groups.setdefault(level(c.config.labels.get(cv.LABEL_SERVICE, "")), []).append(c)
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="compose-stop") as pool:
+            for lvl in sorted(groups, reverse=True):
+                list(pool.map(fn, groups[lvl]))
 
     def down(self, *, volumes: bool = False, rmi: str = "", remove_orphans: bool = False,
              timeout: int | None = None) -> None:
         known = set(self.services)
         ctrs = [c for c in self.containers() + self.containers(oneoff=True)
                 if remove_orphans or c.config.labels.get(cv.LABEL_SERVICE) in known]
-        for c in reversed(ctrs):
+
+        def remove(c: Any) -> None:
             svc = self.services.get(c.config.labels.get(cv.LABEL_SERVICE, ""), {})
             self._say("Container", c.name, "Stopping")
             self._remove(c, timeout if timeout is not None else _grace(svc), volumes=volumes)
             self._say("Container", c.name, "Removed")
+
+        self._in_reverse_levels(ctrs, remove)
         nets = self.project.get("networks") or {}
         for key in self._used_networks(list(self.services)) + [k for k in nets if k != "default"]:
             spec = nets.get(key) or {}

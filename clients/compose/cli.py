@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC
 from typing import Any
 
 from pallet.client.cli import CLIError
@@ -125,6 +126,9 @@ def _commands(g: Any, add: Any) -> None:
     p.add_argument("service")
     p.add_argument("private_port")
     p = add(g, "top", cmd_top, "Display the running processes", "compose top [SERVICE...]")
+    p.add_argument("services", nargs="*")
+    p = add(g, "events", cmd_events, "Receive real time events from containers", "compose events [SERVICE...]")
+    p.add_argument("--json", action="store_true", help="output events as a stream of json objects")
     p.add_argument("services", nargs="*")
     p = add(g, "version", cmd_version, "Show the compose version information", "compose version")
 
@@ -503,6 +507,31 @@ def cmd_top(args: argparse.Namespace) -> int:
             for p in res.processes:
                 print("\t".join(p.fields))
             print()
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """The project's container events as they happen (compose's text or --json lines)."""
+    import json
+    from datetime import datetime
+
+    from pallet.client.compose import _convert as cv
+
+    o = _orch(args)
+    filters = [f"label={cv.LABEL_PROJECT}={o.name}", "type=container"]
+    for ev in o.c.system.Events(o.pb.EventsRequest(filters=filters)):
+        attrs = dict(ev.attributes)
+        service = attrs.get(cv.LABEL_SERVICE, "")
+        if args.services and service not in args.services:
+            continue
+        when = datetime.fromtimestamp(ev.time.ToNanoseconds() / 1e9, UTC)
+        if args.json:
+            print(json.dumps({"time": when.isoformat(), "type": "container", "action": ev.action, "id": ev.id,
+                              "service": service, "attributes": {"name": attrs.get("name", ""),
+                                                                 "image": attrs.get("image", "")}}), flush=True)
+        else:
+            extra = ", ".join(f"{k}={attrs[k]}" for k in ("image", "name") if k in attrs)
+            print(f"{when.strftime('%Y-%m-%d %H:%M:%S.%f')} container {ev.action} {ev.id} ({extra})", flush=True)
     return 0
 
 

@@ -22,6 +22,7 @@ services:
       GREETING: ${{GREETING:-compose}}
     ports: ["127.0.0.1::80"]
     volumes: ["data:/data"]
+    stop_grace_period: 1s  # busybox as PID 1 ignores SIGTERM
     healthcheck:
       test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1/"]
       interval: 1s
@@ -32,6 +33,7 @@ services:
       web:
         condition: service_healthy
     command: ["sh", "-c", "wget -q -O- http://web/ && echo done > /data/client && sleep 300"]
+    stop_grace_period: 1s
     volumes:
       - type: volume
         source: data
@@ -99,3 +101,47 @@ def test_compose_file_errors_are_one_clear_line(engine: Engine, tmp_path: object
     res = _compose(engine, d, "up", "-d", check=False)
     assert res.returncode != 0 and "services.web.portz" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_scale_replicas_resolve_by_service_name(engine: Engine, tmp_path: object) -> None:
+    name = f"scale{uuid.uuid4().hex[:6]}"
+    d = str(tmp_path)
+    with open(os.path.join(d, "compose.yaml"), "w") as f:
+        f.write(f"name: {name}\nservices:\n  api:\n    image: busybox\n    command: [sleep, '300']\n"
+                "    stop_grace_period: 1s\n"
+                "  probe:\n    image: busybox\n    command: [sleep, '300']\n    stop_grace_period: 1s\n")
+    try:
+        _compose(engine, d, "up", "-d", "--scale", "api=3")
+        names = sorted(c["Name"] for c in json.loads(_compose(engine, d, "ps", "--format", "json").stdout))
+        assert names == [f"{name}-api-1", f"{name}-api-2", f"{name}-api-3", f"{name}-probe-1"]
+        out = _compose(engine, d, "exec", "-T", "probe", "nslookup", "api", "127.0.0.11").stdout
+        assert len([line for line in out.splitlines() if line.startswith("Address") and "#53" not in line
+                    and ":53" not in line]) == 3, out
+        _compose(engine, d, "up", "-d", "--scale", "api=1")
+        names = sorted(c["Name"] for c in json.loads(_compose(engine, d, "ps", "--format", "json").stdout))
+        assert names == [f"{name}-api-1", f"{name}-probe-1"]
+    finally:
+        _compose(engine, d, "down", check=False)
+
+
+def test_invalid_files_create_nothing(engine: Engine, tmp_path: object) -> None:
+    cases = {
+        "yaml": "services:\n  web: [unclosed\n",
+        "type": "services:\n  web:\n    image: busybox\n    ports: 80\n",
+        "cycle": "services:\n  a:\n    image: busybox\n    depends_on: [b]\n"
+                 "  b:\n    image: busybox\n    depends_on: [a]\n",
+        "required": "services:\n  web:\n    image: ${IMAGE:?set IMAGE to the image to run}\n",
+    }
+    before = engine.ctl("ps", "-aq", check=True).stdout
+    nets = engine.ctl("network", "ls", "-q", check=True).stdout
+    for case, text in cases.items():
+        d = os.path.join(str(tmp_path), case)
+        os.makedirs(d)
+        with open(os.path.join(d, "compose.yaml"), "w") as f:
+            f.write(text)
+        res = _compose(engine, d, "up", "-d", check=False)
+        assert res.returncode != 0, case
+        assert len(res.stderr.strip().splitlines()) == 1, (case, res.stderr)
+    assert "set IMAGE" in res.stderr
+    assert engine.ctl("ps", "-aq", check=True).stdout == before
+    assert engine.ctl("network", "ls", "-q", check=True).stdout == nets
