@@ -258,7 +258,7 @@ class ContainerManager:
                 write_atomic(ctr.hosts_path, _network.hosts_file(hostname, mode, [], list(config.extra_hosts)))
                 write_atomic(ctr.resolv_conf_path, _network.resolv_conf(mode, mode == "bridge", config))
             rootfs_mounts = self.images.prepare(
-                cid, image.chain_id, {IDMAP_LABEL: f"{remap.uid}:{remap.gid}"} if remap else None)
+                cid, image.chain_id, {IDMAP_LABEL: f"{remap.uid}:{remap.gid}:{remap.size}"} if remap else None)
             # Volumes in use are decided under the volume lock: `volume rm` never
             # removes one between this container taking it and its record landing.
             vlock = self.volumes.lock if self.volumes is not None else contextlib.nullcontext()

@@ -199,8 +199,8 @@ class Snapshotter:
         parent_id = db.execute("SELECT parent_id FROM snapshots WHERE id = ?", (snap.id,)).fetchone()[0]
         lowers = [self.fs_dir(i) for i in self._chain(db, parent_id)]
         if _idmap.LABEL in snap.labels:  # a user-namespace remapped container: layers owned by its IDs
-            uid, gid = _idmap.parse(snap.labels[_idmap.LABEL])
-            lowers = [_idmap.shifted(d, uid, gid) for d in lowers]
+            uid, gid, size = _idmap.parse_full(snap.labels[_idmap.LABEL])
+            lowers = [_idmap.shifted(d, uid, gid, size) for d in lowers]
         if snap.kind == ACTIVE:
             if not lowers:
                 return [Mount("bind", self.fs_dir(snap.id), ["rbind", "rw"])]
