@@ -389,8 +389,10 @@ class NetworkManager:
     def _addresses(self, net: pb.Network, req: pb.AttachRequest) -> tuple[str | None, str | None]:
         taken4, taken6, last4, last6 = self.store.taken(net.id)
         out: dict[int, str | None] = {4: None, 6: None}
-        for c in net.ipam:
+        for c in net.ipam:  # one address per family: in the subnet holding the asked one, else the first
             subnet = ipaddress.ip_network(c.subnet)
+            if out[subnet.version] is not None:
+                continue
             gw = ipaddress.ip_address(c.gateway)
             rng = ipaddress.ip_network(c.ip_range) if c.ip_range else subnet
             want = req.ipv4_address if subnet.version == 4 else req.ipv6_address
@@ -398,13 +400,17 @@ class NetworkManager:
             if want:
                 addr = _ipam.address(want, "IP address")
                 if addr not in subnet:
-                    raise errors.InvalidArgument(f"address {addr} is not in network {net.name}'s subnet {subnet}")
+                    continue
                 if addr in taken or addr in (subnet.network_address, subnet.broadcast_address):
                     raise errors.AlreadyExists(f"Address already in use: {addr} on network {net.name}")
             else:
                 last = last4 if subnet.version == 4 else last6
                 addr = _ipam.allocate(subnet, rng, taken, ipaddress.ip_address(last) if last else None)
             out[subnet.version] = str(addr)
+        for version, want in ((4, req.ipv4_address), (6, req.ipv6_address)):
+            if want and out[version] is None:
+                subnets = ", ".join(c.subnet for c in net.ipam)
+                raise errors.InvalidArgument(f"address {want} is not in network {net.name}'s subnets ({subnets})")
         return out[4], out[6]
 
     def detach(self, cid: str, network: str, force: bool = False) -> None:
