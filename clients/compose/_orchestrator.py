@@ -18,6 +18,7 @@ import grpc
 from pallet.client.compose import _convert as cv
 
 COLOURS = ["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"]
+_PRINT_LOCK = threading.Lock()
 
 
 class ComposeError(Exception):
@@ -43,7 +44,8 @@ class Orchestrator:
     # -- helpers ---------------------------------------------------------------------
 
     def _say(self, kind: str, name: str, state: str) -> None:
-        print(f" {kind} {name}  {state}", file=self.err, flush=True)
+        with _PRINT_LOCK:  # parallel converge/stop threads print whole lines
+            print(f" {kind} {name}  {state}", file=self.err, flush=True)
 
     @property
     def services(self) -> dict[str, Any]:
