@@ -148,3 +148,14 @@ def listen_atomically(server: grpc.Server, address: str) -> Callable[[], None]:
         os.replace(tmp, path)
 
     return publish
+
+
+def wait_for_shutdown() -> None:
+    """Block until SIGTERM or SIGINT (a service's main thread, once it serves)."""
+    import signal
+    import threading
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()

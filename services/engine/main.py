@@ -6,9 +6,7 @@ import argparse
 import contextlib
 import fcntl
 import os
-import signal
 import sys
-import threading
 
 from pallet import errors, log, rpc
 from pallet import server as server_mod
@@ -166,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("palletd started", hosts=hosts, data_root=data_root, exec_root=exec_root,
                 pid=os.getpid())
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    server_mod.wait_for_shutdown()
     logger.info("palletd shutting down; containers keep running")
     manager.shutdown()
     server.stop(2).wait()

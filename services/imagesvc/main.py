@@ -10,10 +10,8 @@ import argparse
 import contextlib
 import fcntl
 import os
-import signal
 import stat
 import sys
-import threading
 
 from pallet import log, rpc
 from pallet import server as server_mod
@@ -73,10 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     publish()  # clients polling for the path can connect once it exists
     logger.info("imagesvc started", root=root, address=args.address, pid=os.getpid())
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    server_mod.wait_for_shutdown()
     logger.info("imagesvc shutting down")
     server.stop(5).wait()
     backend.close()

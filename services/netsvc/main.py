@@ -12,10 +12,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import signal
 import stat
 import sys
-import threading
 
 from pallet import log, rpc
 from pallet import server as server_mod
@@ -114,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     publish()
     logger.info("netsvc started", root=root, address=args.address, bridge=cfg.bridge, chains=tag, pid=os.getpid())
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    server_mod.wait_for_shutdown()
     logger.info("netsvc shutting down; container networks stay up")
     server.stop(2).wait()
     manager.close()
