@@ -20,6 +20,8 @@ def add_parsers(sub: Any, add: Any) -> None:
 
 
 def add_global_flags(p: argparse.ArgumentParser) -> None:
+    # -H here too, so that `pallet-compose -H HOST up` works; SUPPRESS keeps `palletctl -H HOST compose`'s.
+    p.add_argument("-H", "--host", default=argparse.SUPPRESS, help="daemon socket to connect to")
     p.add_argument("-f", "--file", action="append", default=[], help="compose configuration files")
     p.add_argument("-p", "--project-name", default=None, help="project name")
     p.add_argument("--project-directory", default=None, help="alternate working directory (default: the first file's)")
