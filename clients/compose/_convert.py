@@ -25,9 +25,6 @@ LABEL_VOLUME = "com.docker.compose.volume"
 LABEL_VERSION = "com.docker.compose.version"
 VERSION = "2.24.0-pallet"
 
-_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
-          "h": 3_600_000_000_000}
 
 
 def duration_ns(value: Any) -> int:
@@ -36,11 +33,9 @@ def duration_ns(value: Any) -> int:
         return 0
     if isinstance(value, int | float):
         return int(value * 1_000_000_000)
-    text = str(value).strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {value!r}")
-    return int(sum(float(n) * _UNITS[u] for n, u in parts))
+    from pallet.units import parse_duration
+
+    return parse_duration(str(value))
 
 
 def size_bytes(value: Any) -> int:

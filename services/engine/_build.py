@@ -585,29 +585,19 @@ def _created_by(inst: Any) -> str:
 
 
 def _healthcheck(inst: Any, c: dict[str, Any]) -> dict[str, Any] | None:
+    from pallet.units import parse_duration
+
     if inst.health_cmd == ["NONE"]:
         return {"Test": ["NONE"]}
     hc: dict[str, Any] = {}
-    units = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
     for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
                       ("start-interval", "StartInterval")):
         if inst.flags.get(flag):
-            hc[key] = _duration(inst.flags[flag][-1], units)
+            hc[key] = parse_duration(inst.flags[flag][-1])
     if inst.flags.get("retries"):
         hc["Retries"] = int(inst.flags["retries"][-1])
     hc["Test"] = list(inst.health_cmd or [])
     return hc
-
-
-def _duration(text: str, units: dict[str, int]) -> int:
-    import re
-
-    total = 0
-    for num, unit in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", text):
-        total += int(float(num) * units[unit])
-    if not total and text not in ("0", "0s"):
-        raise errors.InvalidArgument(f"invalid duration {text!r}")
-    return total
 
 
 class Builder:
@@ -801,8 +791,9 @@ class Builder:
             k, _, v = f.partition("=")
             if k != "until":
                 raise errors.InvalidArgument(f"invalid filter {f!r} (builder prune takes until=DURATION)")
-            keep = int(_duration(v, {"s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "ms": 10**6, "us": 10**3,
-                                     "ns": 1}) / 10**9)
+            from pallet.units import parse_duration
+
+            keep = parse_duration(v) // 10**9
         res = self.images_builds.CachePrune(ipb.CachePruneRequest(all=req.all, keep_recent_seconds=keep))
         return pb.BuilderPruneResponse(entries=res.entries, space_reclaimed=res.bytes)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 from typing import Any
 
 from pallet import errors, log, resolvconf
@@ -158,10 +157,3 @@ class EngineNetworks:
             self.client.reconcile(existing, running)
         except errors.PalletError as exc:
             self.log.warning("could not reconcile with netsvc", error=str(exc))
-
-
-def netns_of(path: str) -> str:
-    """A namespace path that exists, for the spec (a process's or a bind-mounted one)."""
-    if not os.path.exists(path):
-        raise errors.FailedPrecondition(f"network namespace {path} is gone")
-    return path

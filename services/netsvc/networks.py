@@ -199,7 +199,10 @@ class NetworkManager:
             self.store.delete_sandbox(sb.container_id)
             return
         try:
-            self.ports.reserve(sb.container_id, [PortBindingCopy(p) for p in sb.ports])
+            # Exactly the ports it had (random ones resolved), held again after a restart.
+            self.ports.reserve(sb.container_id, [pb.PortBinding(protocol=p.protocol, container_port=p.container_port,
+                                                                host_ip=p.host_ip, host_port=p.host_port)
+                                                 for p in sb.ports])
         except errors.PalletError as exc:
             self.log.warning("a published port could not be held again", container=sb.container_id,
                              error=str(exc))
@@ -665,12 +668,6 @@ class NetworkManager:
         sb = self.store.sandbox(sandbox)
         host = resolvconf.host_upstreams(self.cfg.resolv_conf)
         return resolvconf.upstreams_for(host, list(sb.dns) if sb else [])
-
-
-def PortBindingCopy(p: pb.PortBinding) -> pb.PortBinding:  # noqa: N802 - a constructor
-    """The binding to hold again after a restart: exactly the port it had."""
-    return pb.PortBinding(protocol=p.protocol, container_port=p.container_port, host_ip=p.host_ip,
-                          host_port=p.host_port)
 
 
 def _until(value: str) -> float:
