@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
 def human_duration(seconds: float) -> str:
@@ -70,14 +73,45 @@ def short_id(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-def print_rows(fmt: str, rows: list[dict[str, str]]) -> None:
-    """--format output: one rendered template per row ("table ..." prints no header here)."""
+_HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "RunningFor": "CREATED", "CreatedSince": "CREATED",
+            "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "PalletEndpoint": "PALLET ENDPOINT"}
+_FIELD = re.compile(r"{{-?\s*\.(\w+)\s*-?}}")
+
+
+def header_of(field: str, id_header: str = "CONTAINER ID") -> str:
+    """Docker's column title for a --format field: ID is per object, the rest split at capitals."""
+    if field == "ID":
+        return id_header
+    return _HEADERS.get(field) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", field).upper()
+
+
+def print_rows(fmt: str, rows: list[dict[str, Any]], id_header: str = "CONTAINER ID") -> None:
+    """--format output: `json` (one object per line), `table TEMPLATE` (a header and aligned
+    columns where the template has tabs, like Docker's tabwriter) or a template per row."""
     from pallet.client._inspect import render
     from pallet.client.cli import CLIError
 
-    template = fmt.removeprefix("table").strip() if fmt.startswith("table") else fmt
-    for row in rows:
-        try:
-            print(render(template, row))
-        except ValueError as exc:
-            raise CLIError(f"palletctl: {exc}") from None
+    if fmt.strip() == "json":
+        for row in rows:
+            print(json.dumps(row, separators=(",", ":")))
+        return
+    is_table = fmt.startswith("table")
+    template = fmt.removeprefix("table").strip() if is_table else fmt
+    template = template.replace("\\t", "\t")
+    try:
+        lines = [render(template, row) for row in rows]
+    except ValueError as exc:
+        raise CLIError(f"palletctl: {exc}") from None
+    if not is_table:
+        for line in lines:
+            print(line)
+        return
+    header = _FIELD.sub(lambda m: header_of(m.group(1), id_header), template)
+    cells = [line.split("\t") for line in [header, *lines]]
+    widths: dict[int, int] = {}
+    for row_cells in cells:
+        for i, c in enumerate(row_cells[:-1]):
+            widths[i] = max(widths.get(i, 0), len(c))
+    for row_cells in cells:
+        print("".join(c.ljust(widths[i] + 3) if i < len(row_cells) - 1 else c
+                      for i, c in enumerate(row_cells)).rstrip())

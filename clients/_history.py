@@ -74,7 +74,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(r["ID"])
         return 0
     if args.format:
-        _format.print_rows(args.format, rows)
+        _format.print_rows(args.format, rows, id_header="IMAGE")
         return 0
     keys = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
     print(_format.table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], [[r[k] for k in keys] for r in rows]))

@@ -52,7 +52,7 @@ def cmd_images(args: argparse.Namespace) -> int:
                 "Size": _format.human_size(img.size),
             })
     if args.format:
-        _format.print_rows(args.format, rows)
+        _format.print_rows(args.format, rows, id_header="IMAGE ID")
         return 0
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
     keys = ["Repository", "Tag", *(["Digest"] if args.digests else []), "ID", "CreatedSince", "Size"]

@@ -310,7 +310,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for row in rows:
             print(row["ID"])
     elif args.format:
-        _format.print_rows(args.format, rows)
+        _format.print_rows(args.format, rows, id_header="NETWORK ID")
     else:
         keys = ["ID", "Name", "Driver", "Scope"]
         print(_format.table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], [[r[k] for k in keys] for r in rows]))

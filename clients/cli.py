@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = Parser(prog="palletctl", description="A self-sufficient runtime for containers.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-H", "--host", default=None,
-                        help="daemon socket to connect to (default $PALLET_HOST or "
-                             "unix:///run/pallet/pallet.sock)")
+    from pallet.client._endpoint import add_flags
+
+    add_flags(parser)
     parser.add_argument("-D", "--debug", action="store_true", help="enable debug output")
     parser.add_argument("-v", "--version", action="store_true", help="print version information and quit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -263,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     from pallet.client.compose import cli as compose
 
     compose.add_parsers(sub, _add)
+
+    from pallet.client import _context, _tls
+
+    _context.register(sub, _add)
+    _tls.register(sub, _add)
     return parser
 
 

@@ -123,10 +123,13 @@ def listen(server: grpc.Server, address: str) -> None:
     server.add_insecure_port(address)
 
 
-def chmod_socket(address: str) -> None:
+def chmod_socket(address: str, gid: int | None = None) -> None:
+    """Make a unix socket 0660 (and group gid's, when given)."""
     path = unix_path(address)
     if path is not None and os.path.exists(path):
         os.chmod(path, 0o660)
+        if gid is not None:
+            os.chown(path, -1, gid)
 
 
 

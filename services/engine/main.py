@@ -14,12 +14,33 @@ from pallet import server as server_mod
 DEFAULT_HOST = "unix:///run/pallet/pallet.sock"
 
 
+def _boolean(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="palletd", description="The Pallet container engine.")
     p.add_argument("--data-root", default="/var/lib/pallet", help="persistent state (default %(default)s)")
     p.add_argument("--exec-root", default="/run/pallet", help="runtime state (default %(default)s)")
     p.add_argument("-H", "--host", action="append", dest="hosts",
                    help=f"address to listen on, repeatable (default {DEFAULT_HOST})")
+    p.add_argument("-G", "--group", default=None,
+                   help="group owning the unix sockets, made 0660 (default pallet, if that group exists)")
+    p.add_argument("--tls", nargs="?", const=True, default=None, type=_boolean, metavar="BOOL",
+                   help="TLS on tcp:// endpoints without verifying clients; --tls=false forces plain TCP")
+    p.add_argument("--tlsverify", action="store_true",
+                   help="mutual TLS on tcp:// endpoints: clients need a certificate signed by --tlscacert")
+    p.add_argument("--tlscacert", default="", metavar="PATH", help="CA that signs client certificates "
+                   "(default /etc/pallet/tls/ca.pem)")
+    p.add_argument("--tlscert", default="", metavar="PATH",
+                   help="server certificate (default /etc/pallet/tls/server-cert.pem)")
+    p.add_argument("--tlskey", default="", metavar="PATH",
+                   help="server key (default /etc/pallet/tls/server-key.pem)")
     p.add_argument("--runtime", default="runc", help="OCI runtime binary (default %(default)s)")
     p.add_argument("--imagesvc", default="", metavar="ADDRESS",
                    help="use a running imagesvc instead of starting one")
@@ -67,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     logger = log.get("palletd")
     data_root, exec_root = os.path.abspath(args.data_root), os.path.abspath(args.exec_root)
     hosts = args.hosts or [DEFAULT_HOST]
+    from pallet.engine import _listen
+
+    try:
+        listeners = _listen.plan(hosts, args.tls, args.tlsverify, args.tlscacert, args.tlscert, args.tlskey)
+        sock_gid = _listen.socket_group(args.group or "pallet", explicit=args.group is not None)
+    except errors.PalletError as exc:
+        print(f"palletd: {exc}", file=sys.stderr)
+        return 1
     lock_fd = _lock_root(exec_root)
     for d in (data_root, os.path.join(exec_root, "bundles")):
         os.makedirs(d, mode=0o711, exist_ok=True)
@@ -156,11 +185,25 @@ def main(argv: list[str] | None = None) -> int:
              "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks", "pallet.engine.v1.Builder"])
     sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
                 sv.SystemServicer(info), sv.VolumesServicer(manager), sv.NetworksServicer(manager))
-    for host in hosts:
-        server_mod.listen(server, host)
+    for lst in listeners:
+        if lst.warning:
+            logger.warning("insecure endpoint", warning=lst.warning)
+        try:
+            if lst.tls is not None:
+                server.add_secure_port(lst.bind, _listen.credentials(lst.tls))
+            elif lst.bind.startswith("unix://"):
+                server_mod.listen(server, lst.bind)
+            else:
+                server.add_insecure_port(lst.bind)
+        except (RuntimeError, OSError) as exc:
+            logger.error("cannot listen", host=lst.address, error=str(exc))
+            manager.shutdown()
+            for child in children:
+                child.stop()
+            return 1
     server.start()
     for host in hosts:
-        server_mod.chmod_socket(host)
+        server_mod.chmod_socket(host, gid=sock_gid)
     logger.info("palletd started", hosts=hosts, data_root=data_root, exec_root=exec_root,
                 pid=os.getpid())
 
