@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	tools/docker-cli.sh $(VENV)/docker-cli
 	touch $(STAMP)
 
 demo: install

@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--exec-root", default="/run/pallet", help="runtime state (default %(default)s)")
     p.add_argument("-H", "--host", action="append", dest="hosts",
                    help=f"address to listen on, repeatable (default {DEFAULT_HOST})")
+    p.add_argument("--docker-host", action="append", default=[], metavar="ADDRESS",
+                   help="also serve the Docker Engine REST API here (unix:///run/pallet/docker.sock or tcp://, "
+                        "with the same TLS rules as -H; repeatable)")
     p.add_argument("-G", "--group", default=None,
                    help="group owning the unix sockets, made 0660 (default pallet, if that group exists)")
     p.add_argument("--tls", nargs="?", const=True, default=None, type=_boolean, metavar="BOOL",
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         listeners = _listen.plan(hosts, args.tls, args.tlsverify, args.tlscacert, args.tlscert, args.tlskey)
+        docker_listeners = _listen.plan(args.docker_host, args.tls, args.tlsverify, args.tlscacert, args.tlscert,
+                                        args.tlskey)
         sock_gid = _listen.socket_group(args.group or "pallet", explicit=args.group is not None)
     except errors.PalletError as exc:
         print(f"palletd: {exc}", file=sys.stderr)
@@ -183,8 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System",
              "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks", "pallet.engine.v1.Builder"])
-    sv.register(server, sv.ContainersServicer(manager, execs), sv.ImagesServicer(images, manager),
-                sv.SystemServicer(info), sv.VolumesServicer(manager), sv.NetworksServicer(manager))
+    from pallet.engine.dockerapi.server import DockerAPI, Servicers
+
+    servicers = Servicers(containers=sv.ContainersServicer(manager, execs), images=sv.ImagesServicer(images, manager),
+                          system=sv.SystemServicer(info), volumes=sv.VolumesServicer(manager),
+                          networks=sv.NetworksServicer(manager), builder=sv.BuilderServicer(manager))
+    sv.register(server, servicers.containers, servicers.images, servicers.system, servicers.volumes,
+                servicers.networks, servicers.builder)
+    docker_api = DockerAPI(servicers, docker_listeners, sock_gid)
     for lst in listeners:
         if lst.warning:
             logger.warning("insecure endpoint", warning=lst.warning)
@@ -204,12 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     for host in hosts:
         server_mod.chmod_socket(host, gid=sock_gid)
-    logger.info("palletd started", hosts=hosts, data_root=data_root, exec_root=exec_root,
+    try:
+        docker_api.start()
+    except OSError as exc:
+        logger.error("cannot listen for the Docker API", error=str(exc))
+        server.stop(0)
+        manager.shutdown()
+        for child in children:
+            child.stop()
+        return 1
+    logger.info("palletd started", hosts=hosts, docker_hosts=args.docker_host, data_root=data_root, exec_root=exec_root,
                 pid=os.getpid())
 
     server_mod.wait_for_shutdown()
     logger.info("palletd shutting down; containers keep running")
     manager.shutdown()
+    docker_api.stop()
     server.stop(2).wait()
     for child in children:
         child.stop()

@@ -230,7 +230,7 @@ class SystemServicer(pb_grpc.SystemServicer):
 
 def register(server: grpc.Server, containers: ContainersServicer, images: ImagesServicer,
              system_: SystemServicer, volumes: VolumesServicer | None = None,
-             networks: NetworksServicer | None = None) -> None:
+             networks: NetworksServicer | None = None, builder: BuilderServicer | None = None) -> None:
     pb_grpc.add_ContainersServicer_to_server(containers, server)
     pb_grpc.add_ImagesServicer_to_server(images, server)
     pb_grpc.add_SystemServicer_to_server(system_, server)
@@ -238,7 +238,7 @@ def register(server: grpc.Server, containers: ContainersServicer, images: Images
         pb_grpc.add_VolumesServicer_to_server(volumes, server)
     if networks is not None:
         pb_grpc.add_NetworksServicer_to_server(networks, server)
-    pb_grpc.add_BuilderServicer_to_server(BuilderServicer(containers.m), server)
+    pb_grpc.add_BuilderServicer_to_server(builder or BuilderServicer(containers.m), server)
 
 
 class BuilderServicer(pb_grpc.BuilderServicer):
