@@ -26,10 +26,10 @@ class Servicers:
 
 
 def build_router(s: Servicers) -> Router:
-    from pallet.engine.dockerapi import _containers, _images, _netvol, _system
+    from pallet.engine.dockerapi import _containers, _cstreams, _images, _netvol, _system
 
     router = Router()
-    for area in (_system, _containers, _images, _netvol):
+    for area in (_system, _containers, _cstreams, _images, _netvol):
         area.routes(router, s)
     return router
 
