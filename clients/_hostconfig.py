@@ -106,6 +106,17 @@ def security_opts(values: list[str]) -> list[str]:
     return out
 
 
+_NAMESPACE_MODES = {"pid": ("host",), "ipc": ("host", "private", "shareable", "none")}
+
+
+def namespace_mode(kind: str, value: str) -> str:
+    """--pid / --ipc (kind "pid" or "ipc"): one of its modes, or container:NAME_OR_ID."""
+    if value in ("", *_NAMESPACE_MODES[kind]) or (value.startswith("container:") and value != "container:"):
+        return value
+    allowed = ", ".join(_NAMESPACE_MODES[kind])
+    raise CLIError(f"palletctl: invalid --{kind} {value!r}: use {allowed} or container:NAME_OR_ID")
+
+
 def add_resource_flags(p: argparse.ArgumentParser) -> None:
     """The flags `run`, `create` and `update` share."""
     p.add_argument("-m", "--memory", default="", help="memory limit (e.g. 512m, 1g)")
@@ -144,6 +155,10 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
                    help="user namespace: 'host' opts out of the daemon's --userns-remap")
     p.add_argument("--init", action="store_true", default=None,
                    help="run an init inside the container that forwards signals and reaps processes")
+    p.add_argument("--pid", default="", metavar="MODE",
+                   help="PID namespace to use: host, or container:NAME_OR_ID")
+    p.add_argument("--ipc", default="", metavar="MODE",
+                   help="IPC mode to use: private (default), shareable, none, host, or container:NAME_OR_ID")
 
 
 def fill_resources(args: argparse.Namespace, hc: Any) -> None:
@@ -201,6 +216,8 @@ def fill_host_config(args: argparse.Namespace, hc: Any) -> None:
         raise CLIError(f"palletctl: invalid --userns {args.userns!r}: the only value is host")
     hc.userns_mode = args.userns
     hc.read_only_rootfs = args.read_only
+    hc.pid_mode = namespace_mode("pid", args.pid)
+    hc.ipc_mode = namespace_mode("ipc", args.ipc)
 
 
 def hostconfig_json(cfg: Any) -> dict[str, Any]:
@@ -235,4 +252,6 @@ def hostconfig_json(cfg: Any) -> dict[str, Any]:
         "Init": hc.init if hc.HasField("init") else None,
         "UsernsMode": hc.userns_mode,
         "ReadonlyRootfs": hc.read_only_rootfs,
+        "PidMode": hc.pid_mode,
+        "IpcMode": hc.ipc_mode or "private",
     }

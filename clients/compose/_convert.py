@@ -8,9 +8,14 @@ object carries the `com.docker.compose.*` labels tools rely on.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
+import tarfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 LABEL_PROJECT = "com.docker.compose.project"
@@ -25,6 +30,9 @@ LABEL_VOLUME = "com.docker.compose.volume"
 LABEL_VERSION = "com.docker.compose.version"
 VERSION = "2.24.0-pallet"
 
+# resolve_container(service, what) -> the ID of a container of service, whose `what` ("network",
+# "PID namespace", ...) a container of another service shares (service:NAME in the file).
+Resolver = Callable[[str, str], str]
 
 
 def duration_ns(value: Any) -> int:
@@ -66,9 +74,16 @@ def container_name(project: str, service: str, number: int, svc: dict[str, Any])
     return str(svc.get("container_name") or f"{project}-{service}-{number}")
 
 
-def config_hash(svc: dict[str, Any]) -> str:
-    """What decides whether a container must be recreated (compose hashes the service config too)."""
+def config_hash(svc: dict[str, Any], files: Iterable[InjectedFile] = ()) -> str:
+    """What decides whether a container must be recreated (compose hashes the service config too).
+
+    files: the secrets and configs copied in (see injected_files); only a digest of their
+    content goes in, so a changed value recreates the container without showing in the label.
+    """
     keep = {k: v for k, v in svc.items() if k not in ("deploy", "scale", "depends_on", "build", "pull_policy")}
+    digests = [[f.target, hashlib.sha256(f.content).hexdigest(), f.uid, f.gid, f.mode] for f in files]
+    if digests:
+        keep["x-pallet-injected"] = sorted(digests)
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -96,7 +111,7 @@ def sorted_networks(svc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def container_config(pb: Any, npb: Any, ipb: Any, project: dict[str, Any], project_name: str, service: str,
-                     number: int, labels_extra: dict[str, str], resolve_container: Any) -> Any:
+                     number: int, labels_extra: dict[str, str], resolve_container: Resolver) -> Any:
     """The pallet.engine.v1.ContainerConfig for one container of the service."""
     svc = project["services"][service]
     cfg = pb.ContainerConfig(image=image_of(project_name, service, svc))
@@ -125,6 +140,7 @@ def container_config(pb: Any, npb: Any, ipb: Any, project: dict[str, Any], proje
     _healthcheck(ipb, cfg, svc.get("healthcheck"))
     _host_config(pb, cfg.host_config, svc)
     _networking(npb, cfg, project, project_name, svc, resolve_container)
+    _namespaces(cfg.host_config, svc, resolve_container)
     _mounts(pb, cfg, project, project_name, svc)
     log = svc.get("logging") or {}
     if log:
@@ -216,13 +232,26 @@ def _host_config(pb: Any, hc: Any, svc: dict[str, Any]) -> None:
         hc.devices.add(path_on_host=src, path_in_container=dst or src, cgroup_permissions=perms or "rwm")
 
 
+def _shared_mode(mode: str, what: str, resolve_container: Resolver) -> str:
+    """A network_mode/pid/ipc value with service:NAME made container:<ID of NAME's container>."""
+    if mode.startswith("service:"):
+        return "container:" + resolve_container(mode.split(":", 1)[1], what)
+    return mode
+
+
+def _namespaces(hc: Any, svc: dict[str, Any], resolve_container: Resolver) -> None:
+    """pid: and ipc: (host, container:NAME, service:NAME, and ipc's private|shareable|none)."""
+    if svc.get("pid"):
+        hc.pid_mode = _shared_mode(str(svc["pid"]), "PID namespace", resolve_container)
+    if svc.get("ipc"):
+        hc.ipc_mode = _shared_mode(str(svc["ipc"]), "IPC namespace", resolve_container)
+
+
 def _networking(npb: Any, cfg: Any, project: dict[str, Any], project_name: str, svc: dict[str, Any],
-                resolve_container: Any) -> None:
+                resolve_container: Resolver) -> None:
     mode = svc.get("network_mode")
     if mode:
-        if mode.startswith("service:"):
-            mode = "container:" + resolve_container(mode.split(":", 1)[1])
-        cfg.network_mode = mode
+        cfg.network_mode = _shared_mode(str(mode), "network", resolve_container)
     else:
         nets = sorted_networks(svc)
         if nets:
@@ -309,7 +338,92 @@ def _mounts(pb: Any, cfg: Any, project: dict[str, Any], project_name: str, svc: 
             obj = top.get(name) or {}
             path = str(obj.get("file") or "")
             if not path:
-                continue  # environment/content-backed entries: written by the orchestrator (not yet)
+                continue  # environment/content-backed: copied in before the start (injected_files)
             path = path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
-            dest = target if target.startswith("/") else f"{default_dir}/{target}" if default_dir else f"/{target}"
-            cfg.mounts.append(pb.Mount(type="bind", source=path, target=dest, read_only=True))
+            cfg.mounts.append(pb.Mount(type="bind", source=path, target=_file_target(target, default_dir),
+                                       read_only=True))
+
+
+def _file_target(target: str, default_dir: str) -> str:
+    return target if target.startswith("/") else f"{default_dir}/{target}" if default_dir else f"/{target}"
+
+
+@dataclass(frozen=True)
+class InjectedFile:
+    """A secret or config given by `environment:` or `content:`: a file written into the container
+    after it is created and before it starts (as docker compose v2 does), not a bind mount."""
+
+    kind: str  # "secret" or "config"
+    name: str  # the key under the top-level secrets:/configs:
+    target: str  # absolute path in the container
+    content: bytes
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+    @property
+    def owned(self) -> bool:
+        """Whether uid/gid were given (the archive's owners are kept then)."""
+        return bool(self.uid or self.gid)
+
+
+def injected_files(project: dict[str, Any], svc: dict[str, Any], environment: dict[str, str]) -> list[InjectedFile]:
+    """A service's environment- and content-backed secrets and configs, their values read now.
+
+    environment is the project's (what interpolation used: the process environment over .env).
+    ValueError names the variable when one is not set.
+    """
+    out = []
+    for kind, default_dir in (("secrets", "/run/secrets"), ("configs", "")):
+        top = project.get(kind) or {}
+        for ref in svc.get(kind) or []:
+            long = {"source": ref} if isinstance(ref, str) else dict(ref)
+            name = str(long["source"])
+            obj = top.get(name) or {}
+            if obj.get("environment"):
+                var = str(obj["environment"])
+                if var not in environment:
+                    raise ValueError(f'environment variable "{var}" required by {kind[:-1]} "{name}" is not set')
+                content = environment[var]
+            elif obj.get("content") is not None:
+                content = str(obj["content"])
+            else:
+                continue  # file-backed (a bind mount) or external
+            out.append(InjectedFile(
+                kind=kind[:-1], name=name, target=_file_target(str(long.get("target") or name), default_dir),
+                content=content.encode(), uid=_id(long.get("uid"), kind, name, "uid"),
+                gid=_id(long.get("gid"), kind, name, "gid"), mode=_file_mode(long.get("mode"), kind, name)))
+    return out
+
+
+def _id(value: Any, kind: str, name: str, what: str) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ValueError(f'{kind[:-1]} "{name}": {what} must be a number, not {value!r}') from None
+
+
+def _file_mode(value: Any, kind: str, name: str) -> int:
+    """The long syntax's mode: an int, or the octal string `compose config` prints ("0440")."""
+    if value is None or value == "":
+        return 0o444
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise ValueError(f'{kind[:-1]} "{name}": invalid mode {value!r}') from None
+
+
+def injected_tar(files: Iterable[InjectedFile]) -> bytes:
+    """A tar of the files, named by their path from /, for the engine's archive upload at "/"."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in files:
+            info = tarfile.TarInfo(f.target.lstrip("/"))
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(f.content), f.mode, f.uid, f.gid, now
+            tar.addfile(info, io.BytesIO(f.content))
+    return buf.getvalue()

@@ -88,6 +88,15 @@ def select(project: Project, names: list[str]) -> Project:
     )
 
 
+def enable(project: Project, names: list[str]) -> Project:
+    """The project with the named services' profiles activated (compose does so for services
+    named on the command line): every service then enabled, not only the named ones."""
+    if not names:
+        return project
+    wider = select(project, names)  # checks the names and what they need
+    return select(dataclasses.replace(project, profiles=wider.profiles), [])
+
+
 def services_in_dependency_order(project: Project, names: Iterable[str] | None = None) -> list[str]:
     """The project's services to start for names (all when None or empty), dependencies first.
 

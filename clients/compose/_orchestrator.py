@@ -27,7 +27,10 @@ class ComposeError(Exception):
 
 class Orchestrator:
     def __init__(self, client: Any, project: dict[str, Any], name: str, working_dir: str, files: list[str],
-                 out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+                 out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, environment: dict[str, str] | None = None,
+                 disabled: Iterable[str] = ()) -> None:
+        """environment: the project's (secrets and configs from `environment:` read it); disabled:
+        the services whose profiles are off, whose containers are the project's, not orphans."""
         from pallet.engine.v1 import engine_pb2 as pb
         from pallet.images.v1 import images_pb2 as ipb
         from pallet.net.v1 import net_pb2 as npb
@@ -40,6 +43,8 @@ class Orchestrator:
         self.working_dir = working_dir
         self.files = files
         self.out, self.err = out, err
+        self.environment = dict(environment or {})
+        self.disabled = set(disabled)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -199,14 +204,38 @@ class Orchestrator:
     def _labels(self, service: str, number: int, oneoff: bool = False) -> dict[str, str]:
         return {cv.LABEL_PROJECT: self.name, cv.LABEL_SERVICE: service, cv.LABEL_NUMBER: str(number),
                 cv.LABEL_ONEOFF: "True" if oneoff else "False",
-                cv.LABEL_HASH: cv.config_hash(self.services[service]), cv.LABEL_WORKDIR: self.working_dir,
+                cv.LABEL_HASH: self._hash(service), cv.LABEL_WORKDIR: self.working_dir,
                 cv.LABEL_FILES: ",".join(self.files), cv.LABEL_VERSION: cv.VERSION}
 
-    def _resolve_service_container(self, service: str) -> str:
-        found = self.containers(service, all_=False)
+    def _hash(self, service: str) -> str:
+        return cv.config_hash(self.services[service], self.injected_files(service))
+
+    def injected_files(self, service: str) -> list[cv.InjectedFile]:
+        """The service's secrets and configs given by `environment:` or `content:`."""
+        try:
+            return cv.injected_files(self.project, self.services[service], self.environment)
+        except ValueError as exc:
+            raise ComposeError(f'service "{service}": {exc}') from None
+
+    def check_injected_files(self, services: Iterable[str]) -> None:
+        """ComposeError, before anything is made, when a secret's or config's variable is unset."""
+        for s in services:
+            self.injected_files(s)
+
+    def _resolve_service_container(self, service: str, what: str) -> str:
+        """service:NAME in network_mode/pid/ipc: a container of NAME (a running one if any; the
+        engine refuses to start a container that joins a stopped one)."""
+        found = sorted(self.containers(service), key=lambda c: c.state.status != self.pb.ContainerState.STATUS_RUNNING)
         if not found:
-            raise ComposeError(f"service {service} has no running container to share the network of")
+            raise ComposeError(f"service {service} has no container to share the {what} of")
         return str(found[0].id)
+
+    def _inject(self, cid: str, files: list[cv.InjectedFile]) -> None:
+        """Copy the files into the created container, as `palletctl cp` does (ArchivePut at /)."""
+        header = self.pb.ArchivePutHeader(id=cid, path="/", copy_uid_gid=any(f.owned for f in files))
+        data = cv.injected_tar(files)
+        self.c.containers.ArchivePut(iter([self.pb.ArchivePutRequest(header=header),
+                                           self.pb.ArchivePutRequest(chunk=data)]))
 
     def create_container(self, service: str, number: int, name: str = "", oneoff: bool = False,
                          cmd: list[str] | None = None, extra: Any = None) -> str:
@@ -221,13 +250,21 @@ class Orchestrator:
         name = name or cv.container_name(self.name, service, number, svc)
         if not svc.get("network_mode"):
             cfg.endpoint.aliases.append(service)
+        files = self.injected_files(service)
         res = self.c.containers.Create(self.pb.CreateContainerRequest(config=cfg, name=name))
-        nets = self.project.get("networks") or {}
-        for key, spec in cv.sorted_networks(svc)[1:]:
-            ep = self.pb.EndpointConfig(ipv4_address=spec.get("ipv4_address") or "",
-                                        aliases=[service, *(spec.get("aliases") or [])])
-            self.c.networks.Connect(self.pb.ConnectNetworkRequest(
-                network=cv.network_name(self.name, key, nets.get(key)), container=res.id, endpoint=ep))
+        try:
+            nets = self.project.get("networks") or {}
+            for key, spec in cv.sorted_networks(svc)[1:]:
+                ep = self.pb.EndpointConfig(ipv4_address=spec.get("ipv4_address") or "",
+                                            aliases=[service, *(spec.get("aliases") or [])])
+                self.c.networks.Connect(self.pb.ConnectNetworkRequest(
+                    network=cv.network_name(self.name, key, nets.get(key)), container=res.id, endpoint=ep))
+            if files:
+                self._inject(res.id, files)
+        except BaseException:  # a half-made container is not left behind
+            with contextlib.suppress(grpc.RpcError):
+                self.c.containers.Remove(self.pb.RemoveContainerRequest(id=res.id, force=True))
+            raise
         self._say("Container", name, "Created")
         return str(res.id)
 
@@ -273,9 +310,10 @@ class Orchestrator:
            pull: str = "missing", no_start: bool = False) -> list[Any]:
         """Converge the project's containers; returns them (running ones started)."""
         services = self.order(names)
+        self.check_injected_files(services)
+        self.ensure_images(services, build=build, pull=pull)  # first, as compose: a failed build makes nothing
         self.ensure_networks(services)
         self.ensure_volumes()
-        self.ensure_images(services, build=build, pull=pull)
         self._orphans(remove_orphans)
         recreated: set[str] = set()
         opts = {"force_recreate": force_recreate, "no_recreate": no_recreate, "no_start": no_start}
@@ -304,7 +342,7 @@ class Orchestrator:
         svc = self.services[s]
         want = cv.replicas(svc, scale)
         existing = {int(c.config.labels.get(cv.LABEL_NUMBER, "0") or 0): c for c in self.containers(s)}
-        current_hash = cv.config_hash(svc)
+        current_hash = self._hash(s)
         # `depends_on: {dep: {restart: true}}`: a recreated dependency restarts this service too.
         restart = any(d in recreated and spec.get("restart") for d, spec in _depends(svc).items())
         if not no_start:
@@ -314,7 +352,8 @@ class Orchestrator:
             ctr = existing.pop(number, None)
             name = cv.container_name(self.name, s, number, svc)
             if ctr is not None and not no_recreate and (
-                    force_recreate or ctr.config.labels.get(cv.LABEL_HASH) != current_hash):
+                    force_recreate or ctr.config.labels.get(cv.LABEL_HASH) != current_hash
+                    or self._shares_a_gone_container(ctr, svc)):
                 self._remove(ctr, timeout=_grace(svc))
                 self._say("Container", ctr.name, "Recreate")
                 ctr = None
@@ -336,8 +375,20 @@ class Orchestrator:
             self._say("Container", extra.name, "Removed")
         return changed
 
+    def _shares_a_gone_container(self, ctr: Any, svc: dict[str, Any]) -> bool:
+        """Whether ctr joins (network_mode/pid/ipc: service:X) a container X no longer has: X was
+        recreated, so ctr must be too (its namespaces name the old container)."""
+        hc = ctr.config.host_config
+        for key, current in (("network_mode", ctr.config.network_mode), ("pid", hc.pid_mode), ("ipc", hc.ipc_mode)):
+            mode = str(svc.get(key) or "")
+            if mode.startswith("service:"):
+                ids = {c.id for c in self.containers(mode.split(":", 1)[1])}
+                if current.removeprefix("container:") not in ids:
+                    return True
+        return False
+
     def _orphans(self, remove: bool) -> None:
-        known = set(self.services)
+        known = set(self.services) | self.disabled
         orphans = [c for c in self.containers() if c.config.labels.get(cv.LABEL_SERVICE) not in known]
         if orphans and not remove:
             names = ", ".join(c.name for c in orphans)
@@ -386,7 +437,7 @@ class Orchestrator:
 
     def down(self, *, volumes: bool = False, rmi: str = "", remove_orphans: bool = False,
              timeout: int | None = None) -> None:
-        known = set(self.services)
+        known = set(self.services) | self.disabled
         ctrs = [c for c in self.containers() + self.containers(oneoff=True)
                 if remove_orphans or c.config.labels.get(cv.LABEL_SERVICE) in known]
 

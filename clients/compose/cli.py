@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from datetime import UTC
-from typing import Any
+from typing import Any, NamedTuple
 
 from pallet.client.cli import CLIError
 
@@ -22,6 +22,11 @@ def add_parsers(sub: Any, add: Any) -> None:
 def add_global_flags(p: argparse.ArgumentParser) -> None:
     # -H here too, so that `pallet-compose -H HOST up` works; SUPPRESS keeps `palletctl -H HOST compose`'s.
     p.add_argument("-H", "--host", default=argparse.SUPPRESS, help="daemon socket to connect to")
+    p.add_argument("-c", "--context", default=argparse.SUPPRESS, help="name of the context to use")
+    for flag in ("--tls", "--tlsverify"):
+        p.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=f"as palletctl {flag}")
+    for flag in ("--tlscacert", "--tlscert", "--tlskey"):
+        p.add_argument(flag, default=argparse.SUPPRESS, metavar="PATH", help=f"as palletctl {flag}")
     p.add_argument("-f", "--file", action="append", default=[], help="compose configuration files")
     p.add_argument("-p", "--project-name", default=None, help="project name")
     p.add_argument("--project-directory", default=None, help="alternate working directory (default: the first file's)")
@@ -51,7 +56,10 @@ def _commands(g: Any, add: Any) -> None:
     p.add_argument("--wait-timeout", type=int, default=300)
     p.add_argument("--remove-orphans", action="store_true", help="remove containers of services not defined")
     p.add_argument("--abort-on-container-exit", action="store_true", help="stop all when any container stops")
-    p.add_argument("--exit-code-from", default="", help="return the exit code of the selected service")
+    p.add_argument("--exit-code-from", default="",
+                   help="return the exit code of the selected service (implies --abort-on-container-exit)")
+    p.add_argument("--attach-dependencies", action="store_true",
+                   help="also follow the output of the named services' dependencies")
     p.add_argument("--pull", default="missing", choices=["always", "missing", "never"])
     p.add_argument("-t", "--timeout", type=int, default=None, help="shutdown timeout in seconds")
     p.add_argument("services", nargs="*")
@@ -138,32 +146,43 @@ def _commands(g: Any, add: Any) -> None:
 # -- loading -------------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace, only: list[str] | None = None) -> tuple[dict[str, Any], str, str, list[str]]:
-    """(normalized model, project name, working directory, config files); with only, just those
-    services and their dependencies, their profiles enabled (as compose does for `run SERVICE`)."""
-    from pallet.client.compose import model
+class Loaded(NamedTuple):
+    data: dict[str, Any]  # the normalized model, as `compose config` prints it
+    name: str
+    working_dir: str
+    files: list[str]
+    environment: dict[str, str]  # what interpolation used: the process environment over .env
+    disabled: list[str]  # services whose profiles are off
+
+
+def _load(args: argparse.Namespace, names: list[str] | None = None, *, only: bool = False) -> Loaded:
+    """The project. names: services named on the command line, their profiles enabled (as compose
+    does; an unknown one is an error); with only, just them and their dependencies."""
+    from pallet.client.compose import _graph, model
 
     files = list(args.file) or None
     try:
         project = model.load(files=files, project_directory=args.project_directory,
                              project_name=args.project_name, env_files=list(args.env_file) or None,
                              profiles=list(args.profile), environ=dict(os.environ))
-        if only:
-            project = project.with_services(only)
+        if names:
+            project = project.with_services(names) if only else _graph.enable(project, names)
     except model.ComposeFileError as exc:
         raise CLIError(f"palletctl compose: {exc}", 1) from None
     for w in project.warnings:
         print(f"WARN[0000] {w}", file=sys.stderr)
-    data = project.to_dict()
-    return data, project.name, project.working_dir, list(project.config_files)
+    return Loaded(project.to_dict(), project.name, project.working_dir, list(project.config_files),
+                  dict(project.environment), sorted(project.disabled))
 
 
-def _orch(args: argparse.Namespace, only: list[str] | None = None) -> Any:
+def _orch(args: argparse.Namespace, names: list[str] | None = None) -> Any:
+    """The orchestrator of the project; names as for _load."""
     from pallet.client._conn import client
     from pallet.client.compose._orchestrator import Orchestrator
 
-    data, name, workdir, files = _load(args, only)
-    return Orchestrator(client(args), data, name, workdir, files)
+    p = _load(args, names)
+    return Orchestrator(client(args), p.data, p.name, p.working_dir, p.files, environment=p.environment,
+                        disabled=p.disabled)
 
 
 def _run(fn: Any) -> int:
@@ -183,8 +202,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     from pallet.client.compose import model
 
-    data, _name, _wd, _files = _load(args)
-    data.pop("_working_dir", None)
+    data = _load(args, args.service_names, only=True).data
     if args.quiet:
         return 0
     if args.services:
@@ -201,7 +219,11 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    if (args.abort_on_container_exit or args.exit_code_from) and (args.detach or args.wait):
+        raise CLIError("palletctl compose: --abort-on-container-exit and --detach are incompatible", 1)
+    o = _orch(args, args.services)
+    if args.exit_code_from and args.exit_code_from not in o.services:
+        raise CLIError(f"palletctl compose: no such service: {args.exit_code_from}", 1)
     scale = {}
     for item in args.scale:
         k, _, v = item.partition("=")
@@ -244,34 +266,75 @@ def _wait(o: Any, ctrs: list[Any], timeout: int) -> int:
 
 
 def _attached(o: Any, ctrs: list[Any], args: argparse.Namespace) -> int:
-    """Follow every container's output; ^C (or, with --abort-on-container-exit, any exit) stops them."""
+    """Follow the containers' output until they have all exited; ^C stops the project.
+
+    With --abort-on-container-exit (implied by --exit-code-from) the first exit stops every
+    container; the status is then that container's, or with --exit-code-from that service's.
+    Services named on the command line are followed without their dependencies unless
+    --attach-dependencies (as compose, those keep running when the followed ones exit).
+    """
     import threading
 
-    stop = threading.Event()
-    exit_code = 0
-    watcher = None
-    if args.abort_on_container_exit or args.exit_code_from:
-        def watch() -> None:
-            nonlocal exit_code
-            pb = o.pb
-            for _ in iter(lambda: stop.wait(0.3), True):
-                current = [o.c.containers.Inspect(pb.InspectContainerRequest(id=c.id)) for c in ctrs]
-                done = [c for c in current if c.state.status == pb.ContainerState.STATUS_EXITED]
-                if done:
-                    src = [c for c in current if c.config.labels.get("com.docker.compose.service")
-                           == args.exit_code_from] if args.exit_code_from else done
-                    exit_code = src[0].state.exit_code if src else 0
-                    stop.set()
-                    return
+    from pallet.client.compose import _convert as cv
 
-        watcher = threading.Thread(target=watch, daemon=True)
+    if args.services and not args.attach_dependencies:
+        ctrs = [c for c in ctrs if c.config.labels.get(cv.LABEL_SERVICE) in args.services]
+    exited = o.pb.ContainerState.STATUS_EXITED
+    abort = bool(args.abort_on_container_exit or args.exit_code_from)
+    stop = threading.Event()
+    first_exit: list[Any] = []
+
+    def watch() -> None:
+        while not stop.wait(0.3):
+            ended = [c for c in (_current(o, c) for c in ctrs) if c.state.status == exited]
+            if ended:
+                first_exit.append(ended[0])
+                print("Aborting on container exit...", flush=True)
+                o.stop(None, args.timeout)
+                stop.wait(10)  # the log streams end with their containers; do not wait for ever
+                stop.set()
+                return
+
+    watcher = threading.Thread(target=watch, name="compose-abort", daemon=True) if abort else None
+    if watcher is not None:
         watcher.start()
     try:
         o.logs(None, follow=True, containers=ctrs, colour=sys.stdout.isatty(), stop=stop)
     except KeyboardInterrupt:
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
-    o.stop(None, args.timeout)
-    return exit_code
+        o.stop(None, args.timeout)
+    stop.set()
+    if watcher is not None:
+        watcher.join()
+    final = [_current(o, c) for c in ctrs]
+    if abort:
+        if not first_exit:  # all of them ended before the watcher looked
+            first_exit = sorted((c for c in final if c.state.status == exited),
+                                key=lambda c: c.state.finished_at.ToNanoseconds())[:1]
+        o.stop(None, args.timeout)  # the dependencies not followed, too
+    for c in final:
+        if c.state.status == exited:
+            print(f"{c.name} exited with code {c.state.exit_code}", flush=True)
+    if args.exit_code_from:
+        of_service = o.containers(args.exit_code_from)  # by container number
+        return int(of_service[0].state.exit_code) if of_service else 0
+    return int(first_exit[0].state.exit_code) if first_exit else 0
+
+
+def _current(o: Any, ctr: Any) -> Any:
+    """ctr as it is now; one that is gone counts as exited (status 0)."""
+    import grpc
+
+    try:
+        return o.c.containers.Inspect(o.pb.InspectContainerRequest(id=ctr.id))
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            raise
+        gone = type(ctr)()
+        gone.CopyFrom(ctr)
+        gone.state.status = o.pb.ContainerState.STATUS_EXITED
+        gone.state.exit_code = 0
+        return gone
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -287,7 +350,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from pallet.client._network import ps_ports
     from pallet.client.compose import _convert as cv
 
-    o = _orch(args)
+    o = _orch(args, args.services)
     if args.services:
         wanted = set(args.services)
     ctrs = [c for c in o.containers(all_=args.all)
@@ -317,14 +380,14 @@ def _command(c: Any) -> str:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
     tail = -1 if args.tail == "all" else int(args.tail)
     return _run(lambda: o.logs(args.services or None, follow=args.follow, tail=tail, timestamps=args.timestamps,
                                no_prefix=args.no_log_prefix, colour=sys.stdout.isatty() and not args.no_color))
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
 
     def go() -> None:
         for s in o.order(args.services or None):
@@ -337,12 +400,12 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
     return _run(lambda: o.stop(args.services or None, args.timeout))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
 
     def go() -> None:
         for s in o.order(args.services or None):
@@ -357,7 +420,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_rm(args: argparse.Namespace) -> int:
     from pallet.client._prune import confirm
 
-    o = _orch(args)
+    o = _orch(args, args.services)
     names = args.services or sorted(o.services)
     if args.stop:
         o.stop(names)
@@ -374,7 +437,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _ctl_args(args: argparse.Namespace, **kw: Any) -> argparse.Namespace:
-    base = {"host": args.host, "debug": False, "detach_keys": ""}
+    base = {k: getattr(args, k, None) for k in ("host", "context", "tls", "tlsverify", "tlscacert", "tlscert",
+                                                 "tlskey")}
+    base.update({"debug": False, "detach_keys": ""})
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -382,7 +447,7 @@ def _ctl_args(args: argparse.Namespace, **kw: Any) -> argparse.Namespace:
 def cmd_exec(args: argparse.Namespace) -> int:
     from pallet.client._containers import cmd_exec as exec_
 
-    o = _orch(args)
+    o = _orch(args, [args.service])
     ctrs = [c for c in o.containers(args.service, all_=False)
             if c.config.labels.get("com.docker.compose.container-number") == str(args.index)]
     if not ctrs:
@@ -401,6 +466,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     o = _orch(args, [args.service])
 
     def go() -> int:
+        o.check_injected_files(o.order([args.service]) if not args.no_deps else [args.service])
         if not args.no_deps:
             deps = [d for d in o.order([args.service]) if d != args.service]
             if deps:
@@ -440,7 +506,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
 
     def go() -> None:
         for s in o.order(args.services or None):
@@ -451,7 +517,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
 
     def go() -> None:
         for s in o.order(args.services or None):
@@ -464,7 +530,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from pallet.client import _registry
 
-    o = _orch(args)
+    o = _orch(args, args.services)
     for s in o.order(args.services or None):
         from pallet.client.compose import _convert as cv
 
@@ -476,7 +542,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_images(args: argparse.Namespace) -> int:
     from pallet.client._format import human_size
 
-    o = _orch(args)
+    o = _orch(args, args.services)
     print(f"{'CONTAINER':30} {'REPOSITORY':30} {'TAG':10} {'IMAGE ID':14} SIZE")
     for c in o.containers():
         img = o.c.images.Inspect(o.ipb.GetImageRequest(ref=c.image_id))
@@ -486,7 +552,7 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 
 def cmd_port(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, [args.service])
     port, _, proto = args.private_port.partition("/")
     proto = proto or args.protocol
     for c in o.containers(args.service, all_=False):
@@ -500,7 +566,7 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    o = _orch(args)
+    o = _orch(args, args.services)
     for s in o.order(args.services or None):
         for c in o.containers(s, all_=False):
             res = o.c.containers.Top(o.pb.TopRequest(id=c.id))
@@ -519,7 +585,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     from pallet.client.compose import _convert as cv
 
-    o = _orch(args)
+    o = _orch(args, args.services)
     filters = [f"label={cv.LABEL_PROJECT}={o.name}", "type=container"]
     for ev in o.c.system.Events(o.pb.EventsRequest(filters=filters)):
         attrs = dict(ev.attributes)

@@ -189,6 +189,7 @@ class ContainerManager:
         mode, shared = self._network_mode(config)
         mkind = _network.kind(mode)
         remap = self._remap(config, mkind)
+        pid_mode, ipc_mode = (self._namespace_mode(config, kind, remap is not None) for kind in ("pid", "ipc"))
         _security.validate(config.host_config, "host" if mkind == "host" else "none")  # fills in defaults too
         _volumes.validate_mounts(config.mounts)
         for spec in config.extra_hosts:
@@ -224,6 +225,8 @@ class ContainerManager:
         )
         ctr.config.CopyFrom(config)
         ctr.config.network_mode = mode
+        ctr.config.host_config.pid_mode = pid_mode
+        ctr.config.host_config.ipc_mode = ipc_mode
         ctr.config.hostname = hostname
         if not ctr.config.stop_signal:
             ctr.config.stop_signal = ic.stop_signal or "SIGTERM"
@@ -339,6 +342,39 @@ class ContainerManager:
             return _network.CONTAINER_PREFIX + other.id, other
         return mode, None
 
+    def _namespace_mode(self, config: pb.ContainerConfig, kind: str, remapped: bool) -> str:
+        """--pid / --ipc checked, container:NAME_OR_ID made container:<id> (kind is "pid" or "ipc")."""
+        mode = getattr(config.host_config, f"{kind}_mode")
+        target = _spec.namespace_target(kind, mode)
+        if kind == "ipc":
+            _spec.check_ipc_sysctls(dict(config.host_config.sysctls), mode)
+        if mode == "host" and remapped:
+            raise errors.InvalidArgument(f"--{kind} host needs the host's user namespace: add --userns host")
+        if not target:
+            return str(mode)
+        other = self.store.resolve(target)
+        if remapped != other.HasField("idmap"):
+            raise errors.InvalidArgument(f"cannot share the {kind.upper()} namespace of container {other.name}: "
+                                         "one of the two runs with --userns host, the other not")
+        return _spec.CONTAINER_PREFIX + other.id
+
+    def _joined_namespaces(self, ctr: pb.Container) -> dict[str, str]:
+        """For --pid/--ipc container:X, {"pid"/"ipc": the namespace path of X's init} (X must be
+        running); with a user namespace, X's is joined too, as the others belong to it."""
+        out: dict[str, str] = {}
+        hc = ctr.config.host_config
+        for kind, mode in (("pid", hc.pid_mode), ("ipc", hc.ipc_mode)):
+            if not mode.startswith(_spec.CONTAINER_PREFIX):
+                continue
+            other_id = mode[len(_spec.CONTAINER_PREFIX):]
+            other = self.store.get(other_id)
+            if other is None or other.state.status not in LIVE_STATES or not other.state.pid:
+                raise _spec.join_error(kind, other.name if other is not None else other_id[:12])
+            out[kind] = f"/proc/{other.state.pid}/ns/{kind}"
+            if ctr.HasField("idmap"):
+                out["user"] = f"/proc/{other.state.pid}/ns/user"
+        return out
+
     def _hosts(self, ctr: pb.Container) -> bytes:
         return _network.hosts_file(ctr.config.hostname, ctr.config.network_mode,
                                    list(ctr.network_settings.networks), list(ctr.config.extra_hosts))
@@ -450,9 +486,10 @@ class ContainerManager:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(bundle, leftover))
         os.makedirs(os.path.join(bundle, "rootfs"), mode=0o711, exist_ok=True)
+        joined = self._joined_namespaces(ctr)
         netns = self._network_namespace(ctr)
         try:
-            return self._spawn_in(ctr, bundle, netns)
+            return self._spawn_in(ctr, bundle, netns, joined)
         except BaseException:
             if _network.kind(ctr.config.network_mode) == "network":
                 self._net().teardown(ctr.id)
@@ -486,7 +523,7 @@ class ContainerManager:
         ns.networks.extend(sb.endpoints)
         return sb.netns_path
 
-    def _spawn_in(self, ctr: pb.Container, bundle: str, netns: str) -> tuple[int, Any]:
+    def _spawn_in(self, ctr: pb.Container, bundle: str, netns: str, joined: dict[str, str]) -> tuple[int, Any]:
         from pallet.shim.client import start_shim
 
         mounts = self.images.mounts(ctr.id)
@@ -514,6 +551,10 @@ class ContainerManager:
                 resolv_conf_path=ctr.resolv_conf_path,
                 mounts=_volumes.spec_mounts(ctr.mounts),
                 readonly_rootfs=ctr.config.host_config.read_only_rootfs,
+                pid_mode=ctr.config.host_config.pid_mode,
+                ipc_mode=ctr.config.host_config.ipc_mode,
+                pid_ns_path=joined.get("pid", ""),
+                ipc_ns_path=joined.get("ipc", ""),
             )
         )
         hc = ctr.config.host_config
@@ -524,6 +565,10 @@ class ContainerManager:
         if ctr.HasField("idmap"):
             m = ctr.idmap
             _userns.apply(spec, _userns.Remap(m.uid, m.gid, m.size))
+            if "user" in joined:  # another container's PID/IPC namespace belongs to its user namespace
+                for ns in spec["linux"]["namespaces"]:
+                    if ns["type"] == "user":
+                        ns["path"] = joined["user"]
         write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec).encode())
         write_atomic(
             os.path.join(bundle, "mounts.json"),

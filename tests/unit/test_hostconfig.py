@@ -364,3 +364,69 @@ def test_oom_watcher_emits_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None
         assert emitted == [("oom", "c1")]
     finally:
         watcher.stop()
+
+
+# -- --pid and --ipc ------------------------------------------------------------------
+
+
+def test_pid_and_ipc_flags() -> None:
+    hc = pb.HostConfig()
+    _hostconfig.fill_host_config(_args(["--pid", "host", "--ipc", "container:db"]), hc)
+    assert (hc.pid_mode, hc.ipc_mode) == ("host", "container:db")
+    assert _hostconfig.hostconfig_json(pb.ContainerConfig(host_config=hc))["PidMode"] == "host"
+    default = pb.ContainerConfig()
+    _hostconfig.fill_host_config(_args([]), default.host_config)
+    got = _hostconfig.hostconfig_json(default)
+    assert (got["PidMode"], got["IpcMode"]) == ("", "private")
+    for mode in ("private", "shareable", "none", "host"):
+        assert _hostconfig.namespace_mode("ipc", mode) == mode
+    for kind, bad in (("pid", "private"), ("pid", "container:"), ("ipc", "hots"), ("pid", "bogus")):
+        with pytest.raises(CLIError, match=f"invalid --{kind} '{bad}'"):
+            _hostconfig.namespace_mode(kind, bad)
+
+
+def test_engine_checks_namespace_modes() -> None:
+    assert _spec.namespace_target("pid", "container:web") == "web"
+    assert _spec.namespace_target("ipc", "shareable") == ""
+    assert _spec.namespace_target("pid", "") == ""
+    for kind, bad in (("pid", "none"), ("ipc", "container:"), ("ipc", "x")):
+        with pytest.raises(errors.InvalidArgument, match=f"invalid --{kind}"):
+            _spec.namespace_target(kind, bad)
+    _spec.check_ipc_sysctls({"kernel.shmmax": "1"}, "private")
+    _spec.check_ipc_sysctls({"net.ipv4.ip_forward": "1"}, "host")
+    with pytest.raises(errors.InvalidArgument, match="host's IPC namespace"):
+        _spec.check_ipc_sysctls({"kernel.shmmax": "1"}, "host")
+    with pytest.raises(errors.InvalidArgument, match="another container's"):
+        _spec.check_ipc_sysctls({"fs.mqueue.msg_max": "1"}, "container:abc")
+    assert "not running" in str(_spec.join_error("pid", "web"))
+
+
+def _ns_spec(**kw: str) -> dict[str, Any]:
+    return _spec.build(_spec.SpecInput(
+        process=_spec.Process(args=["sh"], env=[], cwd="/"), hostname="h", domainname="",
+        network_mode="none", cgroups_path="/p/c", hostname_path="/x", hosts_path="/y",
+        resolv_conf_path="/z", **kw))  # type: ignore[arg-type]
+
+
+def _namespaces(spec: dict[str, Any]) -> dict[str, str | None]:
+    return {ns["type"]: ns.get("path") for ns in spec["linux"]["namespaces"]}
+
+
+def _shm(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in spec["mounts"] if m["destination"] == "/dev/shm"]
+
+
+def test_spec_namespaces_for_pid_and_ipc_modes() -> None:
+    default = _ns_spec()
+    assert _namespaces(default) == {"pid": None, "ipc": None, "uts": None, "mount": None, "network": None}
+    assert [m["type"] for m in _shm(default)] == ["tmpfs"]
+    host = _ns_spec(pid_mode="host", ipc_mode="host")
+    assert "pid" not in _namespaces(host) and "ipc" not in _namespaces(host)
+    assert [(m["type"], m["source"]) for m in _shm(host)] == [("bind", "/dev/shm")]
+    joined = _ns_spec(pid_mode="container:abc", pid_ns_path="/proc/42/ns/pid",
+                      ipc_mode="container:abc", ipc_ns_path="/proc/42/ns/ipc")
+    assert _namespaces(joined)["pid"] == "/proc/42/ns/pid" and _namespaces(joined)["ipc"] == "/proc/42/ns/ipc"
+    none = _ns_spec(ipc_mode="none")
+    assert "ipc" in _namespaces(none) and _shm(none) == []
+    with pytest.raises(ValueError, match="namespace path"):
+        _ns_spec(pid_mode="container:abc")

@@ -166,7 +166,7 @@ class Mount(_message.Message):
     def __init__(self, type: _Optional[str] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., read_only: _Optional[bool] = ..., tmpfs_size: _Optional[int] = ..., tmpfs_mode: _Optional[int] = ..., create_source: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., path: _Optional[str] = ..., propagation: _Optional[str] = ..., no_copy: _Optional[bool] = ...) -> None: ...
 
 class HostConfig(_message.Message):
-    __slots__ = ("memory", "memory_swap", "memory_reservation", "oom_kill_disable", "nano_cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "ulimits", "shm_size", "cap_add", "cap_drop", "privileged", "security_opt", "sysctls", "devices", "device_cgroup_rules", "group_add", "init", "userns_mode", "read_only_rootfs")
+    __slots__ = ("memory", "memory_swap", "memory_reservation", "oom_kill_disable", "nano_cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpuset_cpus", "cpuset_mems", "pids_limit", "blkio_weight", "ulimits", "shm_size", "cap_add", "cap_drop", "privileged", "security_opt", "sysctls", "devices", "device_cgroup_rules", "group_add", "init", "userns_mode", "read_only_rootfs", "pid_mode", "ipc_mode")
     class SysctlsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,8 @@ class HostConfig(_message.Message):
     INIT_FIELD_NUMBER: _ClassVar[int]
     USERNS_MODE_FIELD_NUMBER: _ClassVar[int]
     READ_ONLY_ROOTFS_FIELD_NUMBER: _ClassVar[int]
+    PID_MODE_FIELD_NUMBER: _ClassVar[int]
+    IPC_MODE_FIELD_NUMBER: _ClassVar[int]
     memory: int
     memory_swap: int
     memory_reservation: int
@@ -224,7 +226,9 @@ class HostConfig(_message.Message):
     init: bool
     userns_mode: str
     read_only_rootfs: bool
-    def __init__(self, memory: _Optional[int] = ..., memory_swap: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., oom_kill_disable: _Optional[bool] = ..., nano_cpus: _Optional[int] = ..., cpu_shares: _Optional[int] = ..., cpu_period: _Optional[int] = ..., cpu_quota: _Optional[int] = ..., cpuset_cpus: _Optional[str] = ..., cpuset_mems: _Optional[str] = ..., pids_limit: _Optional[int] = ..., blkio_weight: _Optional[int] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., shm_size: _Optional[int] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., privileged: _Optional[bool] = ..., security_opt: _Optional[_Iterable[str]] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[DeviceMapping, _Mapping]]] = ..., device_cgroup_rules: _Optional[_Iterable[str]] = ..., group_add: _Optional[_Iterable[str]] = ..., init: _Optional[bool] = ..., userns_mode: _Optional[str] = ..., read_only_rootfs: _Optional[bool] = ...) -> None: ...
+    pid_mode: str
+    ipc_mode: str
+    def __init__(self, memory: _Optional[int] = ..., memory_swap: _Optional[int] = ..., memory_reservation: _Optional[int] = ..., oom_kill_disable: _Optional[bool] = ..., nano_cpus: _Optional[int] = ..., cpu_shares: _Optional[int] = ..., cpu_period: _Optional[int] = ..., cpu_quota: _Optional[int] = ..., cpuset_cpus: _Optional[str] = ..., cpuset_mems: _Optional[str] = ..., pids_limit: _Optional[int] = ..., blkio_weight: _Optional[int] = ..., ulimits: _Optional[_Iterable[_Union[Ulimit, _Mapping]]] = ..., shm_size: _Optional[int] = ..., cap_add: _Optional[_Iterable[str]] = ..., cap_drop: _Optional[_Iterable[str]] = ..., privileged: _Optional[bool] = ..., security_opt: _Optional[_Iterable[str]] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., devices: _Optional[_Iterable[_Union[DeviceMapping, _Mapping]]] = ..., device_cgroup_rules: _Optional[_Iterable[str]] = ..., group_add: _Optional[_Iterable[str]] = ..., init: _Optional[bool] = ..., userns_mode: _Optional[str] = ..., read_only_rootfs: _Optional[bool] = ..., pid_mode: _Optional[str] = ..., ipc_mode: _Optional[str] = ...) -> None: ...
 
 class IDMap(_message.Message):
     __slots__ = ("uid", "gid", "size")
