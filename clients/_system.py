@@ -33,7 +33,9 @@ def cmd_version(args: argparse.Namespace) -> int:
         v = client(args).system.Version(pb.VersionRequest(), timeout=10)
         out["Server"] = {"Version": v.version, "ApiVersion": v.api_version, "PythonVersion": v.python_version,
                          "Os": v.os, "Arch": v.arch, "KernelVersion": v.kernel_version,
-                         "Runtime": v.runtime, "RuntimeVersion": v.runtime_version}
+                         "Runtime": v.runtime, "RuntimeVersion": v.runtime_version,
+                         "Components": [{"Name": c.name, "Version": c.version, "Details": dict(c.details)}
+                                        for c in v.components]}
     except grpc.RpcError as exc:
         out["Server"] = None
         error = describe_error(exc, args.host)
@@ -51,6 +53,10 @@ def cmd_version(args: argparse.Namespace) -> int:
                   f"  Python version:\t{s['PythonVersion']}\n  OS/Arch:\t{s['Os']}/{s['Arch']}\n"
                   f"  Kernel Version:\t{s['KernelVersion']}\n {s['Runtime']}:\n  Version:\t{s['RuntimeVersion']}"
                   .expandtabs(20))
+            for comp in s["Components"]:
+                print(f" {comp['Name']}:\n  Version:\t{comp['Version']}".expandtabs(20))
+                for k, val in sorted(comp["Details"].items()):
+                    print(f"  {k}:\t{val}".expandtabs(20))
     if error:
         print(error, file=sys.stderr)
         return 1

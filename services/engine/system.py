@@ -62,7 +62,24 @@ class SystemInfo:
             version=__version__, api_version=API_VERSION, python_version=platform.python_version(),
             os="linux", arch=goarch(), kernel_version=platform.release(),
             runtime=os.path.basename(self.runtime), runtime_version=runtime_version(self.runtime),
+            components=[self._component(name, addr) for name, addr in sorted(self.services.items())],
         )
+
+    @staticmethod
+    def _component(name: str, address: str) -> pb.Component:
+        """A service palletd talks to, with its health as the service itself reports it. The
+        services are programs of the same installation as palletd, so they share its version."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+        from pallet import rpc
+
+        try:
+            with rpc.channel(address) as ch:
+                res = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(res.status)
+        except Exception as exc:  # noqa: BLE001 - shown, not raised: version must answer anyway
+            status = f"unreachable ({type(exc).__name__})"
+        return pb.Component(name=f"pallet-{name}", version=__version__,
+                            details={"Address": address, "Status": status})
 
     def info(self) -> pb.InfoResponse:
         ctrs = self.m.store.all()

@@ -253,3 +253,14 @@ def test_streaming_commands_work_over_tcp(remote: tuple[Engine, str], certs: dic
     finally:
         ctl(*tls, "rm", "-f", name)
         ctl(*tls, "rmi", "-f", "remote-built:1")
+
+
+def test_version_shows_every_service(remote: tuple[Engine, str], certs: dict[str, str]) -> None:
+    _, addr = remote
+    res = ctl("-H", addr, *_tls_args(certs["good"]), "version", "--format", "{{json .Server.Components}}")
+    assert res.returncode == 0, res.stderr
+    comps = {c["Name"]: c for c in json.loads(res.stdout)}
+    assert set(comps) == {"pallet-imagesvc", "pallet-netsvc"}
+    assert all(c["Details"]["Status"] == "SERVING" and c["Version"] for c in comps.values())
+    plain = ctl("-H", addr, *_tls_args(certs["good"]), "version").stdout
+    assert " pallet-netsvc:" in plain and "SERVING" in plain
