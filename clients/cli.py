@@ -268,11 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     _context.register(sub, _add)
     _tls.register(sub, _add)
+
+    from pallet.client import _completion
+
+    _completion.add_parsers(sub, _add)  # completion; its scripts call the hidden `__complete` (main)
+
+    from pallet.client import _examples
+
+    _examples.apply(parser)  # the "examples:" section at the end of each --help
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["__complete"]:  # the completion scripts' callback: candidates for the words
+        from pallet.client._completion import main as complete
+
+        return complete(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.version:
