@@ -9,6 +9,21 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def colour_enabled(stream: Any, ansi: str = "auto") -> bool:
+    """Colour only on a terminal, never with NO_COLOR set (https://no-color.org) or TERM=dumb;
+    `ansi` ("always"/"never", compose's --ansi) overrides."""
+    import os
+
+    if ansi in ("always", "never"):
+        return ansi == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration: "Less than a second", "3 minutes", "About an hour"."""
     s = int(seconds)

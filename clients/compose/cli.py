@@ -299,7 +299,7 @@ def _attached(o: Any, ctrs: list[Any], args: argparse.Namespace) -> int:
     if watcher is not None:
         watcher.start()
     try:
-        o.logs(None, follow=True, containers=ctrs, colour=sys.stdout.isatty(), stop=stop)
+        o.logs(None, follow=True, containers=ctrs, colour=_colour(args), stop=stop)
     except KeyboardInterrupt:
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
         o.stop(None, args.timeout)
@@ -383,7 +383,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     o = _orch(args, args.services)
     tail = -1 if args.tail == "all" else int(args.tail)
     return _run(lambda: o.logs(args.services or None, follow=args.follow, tail=tail, timestamps=args.timestamps,
-                               no_prefix=args.no_log_prefix, colour=sys.stdout.isatty() and not args.no_color))
+                               no_prefix=args.no_log_prefix, colour=_colour(args) and not args.no_color))
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -434,6 +434,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
         o.c.containers.Remove(o.pb.RemoveContainerRequest(id=c.id, volumes=args.volumes))
         o._say("Container", c.name, "Removed")
     return 0
+
+
+def _colour(args: argparse.Namespace) -> bool:
+    from pallet.client._format import colour_enabled
+
+    return colour_enabled(sys.stdout, getattr(args, "ansi", "auto"))
 
 
 def _ctl_args(args: argparse.Namespace, **kw: Any) -> argparse.Namespace:

@@ -41,3 +41,25 @@ def test_headers() -> None:
     assert header_of("CreatedAt") == "CREATED AT"
     assert header_of("LocalVolumes") == "LOCAL VOLUMES"
     assert header_of("ID", "NETWORK ID") == "NETWORK ID"
+
+
+class _Tty:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pallet.client._format import colour_enabled
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert colour_enabled(_Tty(True)) and not colour_enabled(_Tty(False))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not colour_enabled(_Tty(True))
+    assert colour_enabled(_Tty(False), "always") and not colour_enabled(_Tty(True), "never")
+    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not colour_enabled(_Tty(True))
