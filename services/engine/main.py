@@ -23,7 +23,9 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    from pallet import configfile
+
     p = argparse.ArgumentParser(prog="palletd", description="The Pallet container engine.")
     p.add_argument("--data-root", default="/var/lib/pallet", help="persistent state (default %(default)s)")
     p.add_argument("--exec-root", default="/run/pallet", help="runtime state (default %(default)s)")
@@ -66,7 +68,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-concurrent-uploads", type=int, default=5, metavar="N",
                    help="layers one push uploads at once (default %(default)s)")
     p.add_argument("-D", "--debug", action="store_true", help="log debug detail")
-    return p.parse_args(argv)
+    configfile.add_option(p)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line over the [palletd] table of --config-file (the command line wins)."""
+    from pallet import configfile
+
+    return configfile.parse_args(build_parser(), "palletd", argv)
 
 
 def _lock_root(exec_root: str) -> int:
@@ -84,6 +94,9 @@ def _lock_root(exec_root: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from pallet import sdnotify
+
+    sdnotify.claim()  # before any child or shim starts: runc would take NOTIFY_SOCKET as the container's
     if os.geteuid() != 0:
         print("palletd: must run as root", file=sys.stderr)
         return 1
@@ -124,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     if not images_addr:
         images_addr = sock_address(exec_root, "imagesvc")
         argv_img = [sys.executable, "-m", "pallet.images", "--root", data_root, "--address", images_addr]
+        if args.config_file is not None:
+            argv_img += ["--config-file", args.config_file]
         if args.debug:
             argv_img.append("--debug")
         for reg in args.insecure_registry:
@@ -145,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         net_addr = sock_address(exec_root, "netsvc")
         argv_net = [sys.executable, "-m", "pallet.net", "--root", data_root, "--exec-root", exec_root,
                     "--address", net_addr]
+        if args.config_file is not None:
+            argv_net += ["--config-file", args.config_file]
         if args.debug:
             argv_net.append("--debug")
         for flag in ("bridge", "bip"):
@@ -227,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("palletd started", hosts=hosts, docker_hosts=args.docker_host, data_root=data_root, exec_root=exec_root,
                 pid=os.getpid())
 
+    sdnotify.ready_when_handled("serving")
     server_mod.wait_for_shutdown()
     logger.info("palletd shutting down; containers keep running")
+    sdnotify.stopping()
     manager.shutdown()
     docker_api.stop()
     server.stop(2).wait()

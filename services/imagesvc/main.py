@@ -1,7 +1,10 @@
 """pallet-imagesvc: content store, overlayfs snapshotter and image records over gRPC.
 
     pallet-imagesvc --root DIR --address unix:///PATH.sock [--insecure-registry HOST:PORT]...
-                    [--registry-mirror URL]... [--debug]
+                    [--registry-mirror URL]... [--debug] [--config-file PATH]
+
+Settings also come from the [imagesvc] table of /etc/pallet/pallet.toml (pallet.configfile); the
+command line wins. Under systemd (Type=notify) it reports READY=1 once the socket serves.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import os
 import stat
 import sys
 
-from pallet import log, rpc
+from pallet import configfile, log, rpc, sdnotify
 from pallet import server as server_mod
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pallet-imagesvc", description="Pallet's image, content and snapshot service.")
     p.add_argument("--root", default="/var/lib/pallet", help="state directory (default %(default)s)")
     p.add_argument("--address", default="unix:///run/pallet/imagesvc.sock",
@@ -31,7 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-concurrent-uploads", type=int, default=5, metavar="N",
                    help="layers one push uploads at once (default %(default)s)")
     p.add_argument("--debug", action="store_true", help="log debug detail")
-    return p.parse_args(argv)
+    configfile.add_option(p)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line after the [imagesvc] table of the config file (the command line wins)."""
+    return configfile.parse_args(build_parser(), "imagesvc", argv)
 
 
 def _lock_root(root: str) -> int:
@@ -47,6 +56,7 @@ def _lock_root(root: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sdnotify.claim()
     log.setup("imagesvc", args.debug)
     logger = log.get("imagesvc")
     root = os.path.abspath(args.root)
@@ -70,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     publish()  # clients polling for the path can connect once it exists
     logger.info("imagesvc started", root=root, address=args.address, pid=os.getpid())
+    sdnotify.ready_when_handled(f"serving on {args.address}")  # READY=1 once wait_for_shutdown handles SIGTERM
 
     server_mod.wait_for_shutdown()
     logger.info("imagesvc shutting down")
+    sdnotify.stopping()
     server.stop(5).wait()
     backend.close()
     if final is not None:

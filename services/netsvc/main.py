@@ -3,6 +3,10 @@
     pallet-netsvc --root DIR --exec-root DIR --address unix:///PATH.sock [--bridge NAME] [--bip CIDR]
                   [--default-address-pool base=CIDR,size=N]... [--debug]
     pallet-netsvc --root DIR --exec-root DIR --cleanup    # remove every device, rule and namespace it made
+
+Settings also come from the [netsvc] table of /etc/pallet/pallet.toml (--config-file PATH, see
+pallet.configfile); the command line wins. Under systemd (Type=notify) it reports READY=1 once the
+socket serves.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ import os
 import stat
 import sys
 
-from pallet import log, rpc
+from pallet import configfile, log, rpc, sdnotify
 from pallet import server as server_mod
 
 DEFAULT_ROOT = "/var/lib/pallet"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pallet-netsvc", description="Pallet's network service.")
     p.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
     p.add_argument("--exec-root", default="/run/pallet",
@@ -38,7 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cleanup", action="store_true",
                    help="remove every bridge, rule and namespace of this root, then exit")
     p.add_argument("--debug", action="store_true", help="log debug detail")
-    return p.parse_args(argv)
+    configfile.add_option(p)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line after the [netsvc] table of the config file (the command line wins)."""
+    return configfile.parse_args(build_parser(), "netsvc", argv)
 
 
 def instance_tag(root: str) -> tuple[str, str]:
@@ -62,6 +72,7 @@ def _lock_root(root: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sdnotify.claim()
     if os.geteuid() != 0:
         print("pallet-netsvc: must run as root", file=sys.stderr)
         return 1
@@ -111,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     publish()
     logger.info("netsvc started", root=root, address=args.address, bridge=cfg.bridge, chains=tag, pid=os.getpid())
+    sdnotify.ready_when_handled(f"serving on {args.address}")  # READY=1 once wait_for_shutdown handles SIGTERM
 
     server_mod.wait_for_shutdown()
     logger.info("netsvc shutting down; container networks stay up")
+    sdnotify.stopping()
     server.stop(2).wait()
     manager.close()
     store.close()

@@ -12,7 +12,10 @@ The config file is JSON::
      "auth": {...see pallet.registry._auth...},
      "tls": {"cert": "/etc/pallet/registry.crt", "key": "/etc/pallet/registry.key"}}
 
-Command-line flags override the file. The gRPC admin API (pallet.registry.v1.Admin: garbage collection,
+Command-line flags override the file. The flags themselves may also come from the [registry] table of
+/etc/pallet/pallet.toml (`--config-file PATH`, see pallet.configfile; e.g. `config = "/etc/pallet/registry.json"`),
+which the command line overrides in turn. Under systemd (Type=notify) the registry reports READY=1 once it
+listens. The gRPC admin API (pallet.registry.v1.Admin: garbage collection,
 usage, repositories) is served on the unix socket `admin_socket` ("" turns it off) in the same process.
 With "proxy" the registry is a pull-through cache of `remote_url` (see _proxy): what is missing is fetched,
 verified and kept; tags are re-resolved upstream (the cached copy serves while upstream is down); pushes and
@@ -34,7 +37,7 @@ import sys
 from typing import Any
 
 from aiohttp import web
-from pallet import log
+from pallet import configfile, log, sdnotify
 
 from . import _auth
 from ._app import AccessLogger, Registry
@@ -48,7 +51,7 @@ DEFAULT_ADMIN_SOCKET = "/run/pallet/registry.sock"
 CONFIG_KEYS = {"addr", "root", "read_only", "admin_socket", "gc", "auth", "tls", "proxy"}
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pallet-registry", description="Pallet's OCI distribution registry.")
     p.add_argument("--addr", help=f"listen address host:port (default {DEFAULT_ADDR})")
     p.add_argument("--root", help=f"storage directory (default {DEFAULT_ROOT})")
@@ -57,7 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--admin-socket", help=f"unix socket of the gRPC admin API (default {DEFAULT_ADMIN_SOCKET}; "
                    "'' turns it off)")
     p.add_argument("--debug", action="store_true", help="log debug detail")
-    return p.parse_args(argv)
+    configfile.add_option(p)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line after the [registry] table of the TOML config file (the command line wins)."""
+    return configfile.parse_args(build_parser(), "registry", argv)
 
 
 def load_config(path: str | None) -> dict[str, Any]:
@@ -167,8 +176,10 @@ async def serve(addr: str, root: str, read_only: bool, auth_cfg: Any, tls: dict[
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sdnotify.ready(f"serving on {addr}")  # after the handlers: a stop from now on is a clean one
     await stop.wait()
     logger.info("stopping")
+    sdnotify.stopping()
     if admin is not None:
         await asyncio.to_thread(lambda: admin.stop(2).wait())
         with contextlib.suppress(FileNotFoundError):
@@ -223,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["garbage-collect"]:
         return gc_main(argv[1:])
     args = parse_args(argv)
+    sdnotify.claim()
     log.setup("registry", args.debug)
     cfg = load_config(args.config)
     addr = args.addr or cfg.get("addr") or DEFAULT_ADDR
