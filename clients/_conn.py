@@ -64,10 +64,9 @@ def describe_error(exc: BaseException, host: str | None) -> str | None:
         return (f"Cannot connect to the Pallet daemon at {host}: it closed the connection. If it requires TLS, "
                 "use --tlsverify with a client certificate signed by its CA (--tlscacert, --tlscert, --tlskey "
                 "or $PALLET_CERT_PATH).")
-    # gRPC's own words for a daemon it cannot reach (not an Unavailable the daemon reports itself).
-    if code == grpc.StatusCode.UNAVAILABLE and (
-        "failed to connect" in low or "no such file" in low or low.startswith("connection refused")
-    ):
+    from pallet.client._sdk_errors import is_connect_failure
+
+    if code == grpc.StatusCode.UNAVAILABLE and is_connect_failure(details):
         return (f"Cannot connect to the Pallet daemon at {host or default_host()}. "
                 "Is palletd running?")
     if code == grpc.StatusCode.CANCELLED:

@@ -69,15 +69,12 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("POST", "/networks/(?P<id>[^/]+)/connect")
     def network_connect(req: Request) -> Reply:
+        from pallet.engine.dockerapi._create import endpoint_config, obj
+
         body = _body(req)
-        ep = body.get("EndpointConfig") or {}
-        ipam = ep.get("IPAMConfig") or {}
         s.networks.Connect(pb.ConnectNetworkRequest(
             network=req["id"], container=str(body.get("Container") or ""),
-            endpoint=pb.EndpointConfig(ipv4_address=ipam.get("IPv4Address") or "",
-                                       ipv6_address=ipam.get("IPv6Address") or "",
-                                       aliases=[str(a) for a in ep.get("Aliases") or []],
-                                       mac_address=ep.get("MacAddress") or "")), req)
+            endpoint=endpoint_config(obj(body, "EndpointConfig", ""), "EndpointConfig.")), req)
         return Reply(200)
 
     @r.route("POST", "/networks/(?P<id>[^/]+)/disconnect")
