@@ -49,7 +49,7 @@ SIGNALS = ("SIGCONT", "SIGHUP", "SIGINT", "SIGKILL", "SIGQUIT", "SIGSTOP", "SIGT
 # The same for options that take a value (choices= need no entry).
 OPTION_KINDS: dict[str, Kind] = {
     "network": "network", "volumes_from": "container", "cache_from": "image",
-    "context": "context", "CONTEXT": "context",
+    "use_context": "context", "CONTEXT": "context",
     "exit_code_from": "service",
     "file": "file", "env_file": "file", "input": "file", "output": "file", "iidfile": "file", "PATH": "file",
     "auth_config": "dir", "project_directory": "dir", "out": "dir", "ca_dir": "dir",
@@ -60,7 +60,7 @@ OPTION_KINDS: dict[str, Kind] = {
 }
 
 # The options that choose the daemon (palletctl's global ones, and pallet-compose's copies).
-ENDPOINT_DESTS = ("host", "context", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
+ENDPOINT_DESTS = ("host", "use_context", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
 
 Candidate = tuple[str, str]  # (word, description)
 

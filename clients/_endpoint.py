@@ -66,7 +66,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-H", "--host", default=None,
                         help=f"daemon socket to connect to (default $PALLET_HOST or {DEFAULT_HOST}; "
                              "tcp://HOST:PORT for a remote daemon)")
-    parser.add_argument("-c", "--context", default=None,
+    parser.add_argument("-c", "--context", dest="use_context", default=None,
                         help="name of the context to use (overrides $PALLET_HOST and the one set by "
                              "'palletctl context use')")
     parser.add_argument("--tls", action="store_true", default=None, help="use TLS; implied by --tlsverify")
@@ -83,7 +83,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace) -> Endpoint:
     """The endpoint for the parsed global flags and the environment."""
     host = getattr(args, "host", None)
-    context = getattr(args, "context", None)
+    context = getattr(args, "use_context", None)  # not "context": build's positional has that name
     if host and context:
         raise EndpointError("conflicting options: either specify --host or --context, not both")
     if not host and not context:

@@ -22,7 +22,8 @@ def add_parsers(sub: Any, add: Any) -> None:
 def add_global_flags(p: argparse.ArgumentParser) -> None:
     # -H here too, so that `pallet-compose -H HOST up` works; SUPPRESS keeps `palletctl -H HOST compose`'s.
     p.add_argument("-H", "--host", default=argparse.SUPPRESS, help="daemon socket to connect to")
-    p.add_argument("-c", "--context", default=argparse.SUPPRESS, help="name of the context to use")
+    p.add_argument("-c", "--context", dest="use_context", default=argparse.SUPPRESS,
+                   help="name of the context to use")
     for flag in ("--tls", "--tlsverify"):
         p.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=f"as palletctl {flag}")
     for flag in ("--tlscacert", "--tlscert", "--tlskey"):
@@ -443,7 +444,7 @@ def _colour(args: argparse.Namespace) -> bool:
 
 
 def _ctl_args(args: argparse.Namespace, **kw: Any) -> argparse.Namespace:
-    base = {k: getattr(args, k, None) for k in ("host", "context", "tls", "tlsverify", "tlscacert", "tlscert",
+    base = {k: getattr(args, k, None) for k in ("host", "use_context", "tls", "tlsverify", "tlscacert", "tlscert",
                                                  "tlskey")}
     base.update({"debug": False, "detach_keys": ""})
     base.update(kw)

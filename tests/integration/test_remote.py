@@ -188,7 +188,7 @@ def test_contexts_switch_between_daemons(remote: tuple[Engine, str], certs: dict
         assert any(line.startswith("tcpbox *") and addr in line for line in ls)
         assert ctl("context", "ls", "-q", env=env).stdout.split() == ["default", "local", "tcpbox"]
         assert ctl("context", "ls", "--format", "{{.Name}}={{.Current}}", env=env).stdout.split() == [
-            "default=False", "local=False", "tcpbox=True"]
+            "default=false", "local=false", "tcpbox=true"]
 
         res = ctl("context", "rm", "tcpbox", env=env)
         assert res.returncode != 0 and "in use" in res.stderr
