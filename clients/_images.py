@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from pallet.client import _format
@@ -106,16 +106,22 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
         yield data
 
 
+def platform_proto(text: str) -> Any:
+    """"os/arch[/variant]" as a pallet.images.v1.Platform; None for "" (import's --platform, the API's platform)."""
+    from pallet.images.v1 import images_pb2 as ipb
+
+    if not text:
+        return None
+    os_, _, arch = text.partition("/")
+    arch, _, variant = arch.partition("/")
+    return ipb.Platform(os=os_, architecture=arch, variant=variant)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from pallet.images.v1 import images_pb2 as ipb
 
-    platform = None
-    if args.platform:
-        os_, _, arch = args.platform.partition("/")
-        arch, _, variant = arch.partition("/")
-        platform = ipb.Platform(os=os_, architecture=arch, variant=variant)
     header = ipb.ImportImageHeader(ref=args.reference, message=args.message, changes=args.change,
-                                   platform=platform)
+                                   platform=platform_proto(args.platform))
     f = _open_input(args.file)
 
     def requests() -> Iterator[Any]:
@@ -142,9 +148,16 @@ def cmd_load(args: argparse.Namespace) -> int:
         if f is not sys.stdin.buffer:
             f.close()
     if not args.quiet:
-        for name in res.loaded:
-            print(f"Loaded image ID: {name}" if name.startswith("sha256:") else f"Loaded image: {name}")
+        for line in loaded_lines(res.loaded):
+            print(line)
     return 0
+
+
+def loaded_lines(loaded: Iterable[str]) -> list[str]:
+    """What `load` reports for each loaded name (an ID for an untagged image), as docker load prints it.
+
+    Also the Docker API's POST /images/load stream (pallet.engine.dockerapi._images)."""
+    return [f"Loaded image ID: {name}" if name.startswith("sha256:") else f"Loaded image: {name}" for name in loaded]
 
 
 def cmd_save(args: argparse.Namespace) -> int:

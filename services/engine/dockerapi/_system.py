@@ -1,4 +1,4 @@
-"""System routes: /_ping, /version, /info (events, df and auth live beside them in _sysextra)."""
+"""System routes: /_ping, /version, /info (events and df live beside them in _sysextra, /auth in _images)."""
 
 from __future__ import annotations
 
