@@ -57,3 +57,23 @@ def test_docker_py_negotiates(dapi: DockerAPIEngine) -> None:
         assert c.info()["OSType"] == "linux"
     finally:
         c.close()
+
+
+def test_docker_system_df(dapi: DockerAPIEngine) -> None:
+    name = f"dfc{__import__('os').getpid()}"
+    try:
+        dapi.engine.ctl("create", "--name", name, "busybox", "true", check=True)
+        res = dapi.docker("system", "df", "--format", "{{.Type}} {{.TotalCount}}", check=True)
+        rows = dict(line.rsplit(" ", 1) for line in res.stdout.splitlines())
+        assert int(rows["Images"]) >= 1 and int(rows["Containers"]) >= 1
+        assert "Local Volumes" in rows and "Build Cache" in rows
+        verbose = dapi.docker("system", "df", "-v", check=True).stdout
+        assert name in verbose and "busybox" in verbose
+        c = dapi.client()
+        try:
+            df = c.df()
+            assert df["LayersSize"] > 0 and any(x["Names"] == ["/" + name] for x in df["Containers"])
+        finally:
+            c.close()
+    finally:
+        dapi.engine.ctl("rm", "-f", name)

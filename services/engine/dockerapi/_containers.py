@@ -27,11 +27,6 @@ _CONDITIONS = {"": pb.WaitContainerRequest.CONDITION_NOT_RUNNING,
 _LIST_ONLY_FILTERS = ("before", "since", "network", "volume", "health", "is-task", "publish", "expose")
 
 
-def filter_list(req: Request, skip: tuple[str, ...] = ()) -> list[str]:
-    """Docker's filters object as the "key=value" strings the servicers take."""
-    return [f"{k}={v}" for k, values in req.filters().items() if k not in skip for v in values]
-
-
 # --- JSON shapes ------------------------------------------------------------------------------
 
 def summary_json(c: pb.Container, size: bool = False) -> dict[str, Any]:
@@ -164,7 +159,7 @@ def routes(r: Router, s: Any) -> None:
         size = req.flag("size")
         post = {k: v for k, v in filters.items() if k in _LIST_ONLY_FILTERS}
         res = s.containers.List(pb.ListContainersRequest(
-            all=req.flag("all") or limit > 0, filters=filter_list(req, _LIST_ONLY_FILTERS),
+            all=req.flag("all") or limit > 0, filters=req.filter_list(_LIST_ONLY_FILTERS),
             limit=0 if post else max(limit, 0), size=size), req)
         ctrs = list(res.containers)
         if post:
@@ -176,7 +171,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("POST", "/containers/prune")
     def prune(req: Request) -> Reply:
-        res = s.containers.Prune(pb.PruneRequest(filters=filter_list(req)), req)
+        res = s.containers.Prune(pb.PruneRequest(filters=req.filter_list()), req)
         return Reply(200, {"ContainersDeleted": list(res.containers_deleted) or None,
                            "SpaceReclaimed": res.space_reclaimed})
 

@@ -145,6 +145,10 @@ class Request:
                 out[k] = [str(v)]
         return out
 
+    def filter_list(self, skip: tuple[str, ...] = ()) -> list[str]:
+        """The filters as the "key=value" strings the servicers take (keys in skip left out)."""
+        return [f"{k}={v}" for k, values in self.filters().items() if k not in skip for v in values]
+
     def body_chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
         """The request body, as it arrives (Content-Length or chunked)."""
         if self._body_used:

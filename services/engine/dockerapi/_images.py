@@ -78,7 +78,6 @@ def _image_ref(req: Request) -> str:
 def routes(r: Router, s: Any) -> None:
     from pallet.client._images import loaded_lines, platform_proto
     from pallet.engine.dockerapi import _build, _progress
-    from pallet.engine.dockerapi._netvol import filter_list
     from pallet.engine.v1 import engine_pb2 as pb
     from pallet.images.v1 import images_pb2 as ipb
 
@@ -86,7 +85,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("GET", "/images/json")
     def image_list(req: Request) -> Reply:
-        filters = filter_list(req)
+        filters = req.filter_list()
         filters += [f"reference={x}" for x in req.params("filter") if x]  # the pre-1.28 parameter
         res = s.images.List(ipb.ListImagesRequest(filters=filters, all=req.flag("all")), req)
         return Reply(200, [image_summary(img) for img in res.images])
@@ -146,7 +145,7 @@ def routes(r: Router, s: Any) -> None:
     def image_prune(req: Request) -> Reply:
         all_ = False
         filters = []
-        for f in filter_list(req):
+        for f in req.filter_list():
             key, _, value = f.partition("=")
             if key == "dangling":
                 if value.lower() not in ("true", "1", "false", "0"):

@@ -11,11 +11,6 @@ from typing import Any
 from pallet.engine.dockerapi._http import HTTPError, Reply, Request, Router
 
 
-def filter_list(req: Request) -> list[str]:
-    """Docker's filters object as the "key=value" strings the servicers take."""
-    return [f"{k}={v}" for k, values in req.filters().items() for v in values]
-
-
 def _body(req: Request) -> dict[str, Any]:
     doc = req.json(default={})
     if not isinstance(doc, dict):
@@ -55,7 +50,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("GET", "/networks")
     def network_list(req: Request) -> Reply:
-        nets = s.networks.List(npb.ListNetworksRequest(filters=filter_list(req)), req).networks
+        nets = s.networks.List(npb.ListNetworksRequest(filters=req.filter_list()), req).networks
         return Reply(200, [network_json(n) for n in nets])
 
     @r.route("GET", "/networks/(?P<id>[^/]+)")
@@ -86,7 +81,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("POST", "/networks/prune")
     def network_prune(req: Request) -> Reply:
-        res = s.networks.Prune(npb.PruneNetworksRequest(filters=filter_list(req)), req)
+        res = s.networks.Prune(npb.PruneNetworksRequest(filters=req.filter_list()), req)
         return Reply(200, {"NetworksDeleted": list(res.deleted)})
 
     @r.route("POST", "/volumes/create")
@@ -100,7 +95,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("GET", "/volumes")
     def volume_list(req: Request) -> Reply:
-        vols = s.volumes.List(pb.ListVolumesRequest(filters=filter_list(req)), req).volumes
+        vols = s.volumes.List(pb.ListVolumesRequest(filters=req.filter_list()), req).volumes
         return Reply(200, {"Volumes": [volume_json(v) for v in vols], "Warnings": None})
 
     @r.route("GET", "/volumes/(?P<name>[^/]+)")

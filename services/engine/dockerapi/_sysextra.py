@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pallet.engine.dockerapi._http import HTTPError, Request, Router, Stream, json_lines
+from pallet.engine.dockerapi._http import HTTPError, Reply, Request, Router, Stream, json_lines
 
 
 def event_json(e: Any) -> dict[str, Any]:
@@ -31,13 +31,12 @@ def _timestamp(text: str, name: str) -> int | None:
 
 
 def routes(r: Router, s: Any) -> None:
-    from pallet.engine.dockerapi._netvol import filter_list
     from pallet.engine.v1 import engine_pb2 as pb
 
     @r.route("GET", "/events")
     def events(req: Request) -> Stream:
         since, until = _timestamp(req.param("since"), "since"), _timestamp(req.param("until"), "until")
-        request = pb.EventsRequest(filters=filter_list(req))
+        request = pb.EventsRequest(filters=req.filter_list())
         if since is not None:
             request.since.FromNanoseconds(since)
         if until is not None:
@@ -49,3 +48,25 @@ def routes(r: Router, s: Any) -> None:
                 yield from json_lines([event_json(e)])
 
         return Stream(chunks(), "application/json")
+
+    @r.route("GET", "/system/df")
+    def disk_usage(req: Request) -> Reply:
+        from pallet.client._volumes import volume_json
+        from pallet.engine.dockerapi._containers import summary_json
+        from pallet.engine.dockerapi._images import image_summary
+
+        res = s.system.DiskUsage(pb.DiskUsageRequest(), req)
+        images = [{**image_summary(u.image), "Size": u.size, "SharedSize": u.shared_size,
+                   "Containers": u.containers} for u in res.images]
+        volumes = [{**volume_json(v), "UsageData": {"Size": v.size, "RefCount": len(v.used_by)}}
+                   for v in res.volumes]
+        cache = []
+        if res.build_cache_entries:
+            # the builder keeps step results, not BuildKit records: one entry stands for them all
+            cache.append({"ID": "pallet-build-cache", "Type": "regular", "InUse": False, "Shared": False,
+                          "Size": res.build_cache_size, "UsageCount": int(res.build_cache_entries),
+                          "Description": f"{res.build_cache_entries} cached build steps",
+                          "CreatedAt": None, "LastUsedAt": None, "Parents": None})
+        return Reply(200, {"LayersSize": res.images_size, "Images": images,
+                           "Containers": [summary_json(c, size=True) for c in res.containers],
+                           "Volumes": volumes, "BuildCache": cache})
