@@ -69,7 +69,8 @@ def remote(busybox_tar: str, certs: dict[str, str]) -> Iterator[tuple[Engine, st
     eng = make_engine()
     addr = f"tcp://127.0.0.1:{_free_port()}"
     g = certs["good"]
-    eng.daemon_args = ["-H", addr, "--tlsverify", "--tlscacert", f"{g}/ca.pem", "--tlscert", f"{g}/server-cert.pem",
+    eng.daemon_args = ["-H", addr, "--docker-host", f"tcp://127.0.0.1:{_free_port()}", "--tlsverify",
+                       "--tlscacert", f"{g}/ca.pem", "--tlscert", f"{g}/server-cert.pem",
                        "--tlskey", f"{g}/server-key.pem", "--group", "adm"]
     try:
         eng.start()
@@ -253,6 +254,30 @@ def test_streaming_commands_work_over_tcp(remote: tuple[Engine, str], certs: dic
     finally:
         ctl(*tls, "rm", "-f", name)
         ctl(*tls, "rmi", "-f", "remote-built:1")
+
+
+def test_docker_cli_over_mutual_tls(remote: tuple[Engine, str], certs: dict[str, str], tmp_path: object) -> None:
+    """The Docker API endpoint on TCP follows the same TLS rules: Docker's own CLI flags work."""
+    eng, _ = remote
+    docker = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          ".venv", "docker-cli", "docker")
+    if not os.access(docker, os.X_OK):
+        pytest.skip("no docker CLI (tools/docker-cli.sh)")
+    addr = eng.daemon_args[eng.daemon_args.index("--docker-host") + 1]
+    g = certs["good"]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DOCKER_CONFIG": str(tmp_path)}
+
+    def docker_cmd(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([docker, "-H", addr, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    res = docker_cmd("--tlsverify", "--tlscacert", f"{g}/ca.pem", "--tlscert", f"{g}/cert.pem",
+                     "--tlskey", f"{g}/key.pem", "version", "--format", "{{.Server.Platform.Name}}")
+    assert res.returncode == 0 and res.stdout.strip() == "Pallet Engine", res.stderr
+    res = docker_cmd("--tlsverify", "--tlscacert", f"{g}/ca.pem", "--tlscert", f"{certs['other']}/cert.pem",
+                     "--tlskey", f"{certs['other']}/key.pem", "version")
+    assert res.returncode != 0 and "Pallet Engine" not in res.stdout
+    res = docker_cmd("version")
+    assert res.returncode != 0 and "Pallet Engine" not in res.stdout
 
 
 def test_version_shows_every_service(remote: tuple[Engine, str], certs: dict[str, str]) -> None:
