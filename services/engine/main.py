@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--docker-host", action="append", default=[], metavar="ADDRESS",
                    help="also serve the Docker Engine REST API here (unix:///run/pallet/docker.sock or tcp://, "
                         "with the same TLS rules as -H; repeatable)")
+    p.add_argument("--cluster-store", default="", metavar="etcd://HOST:PORT[,HOST:PORT]",
+                   help="join the cluster whose state is in this etcd (cluster mode: node, service)")
+    p.add_argument("--node-name", default="", help="this node's name in the cluster (default the hostname)")
+    p.add_argument("--advertise-addr", default="", metavar="IP", help="address other nodes reach this one at")
+    p.add_argument("--node-label", action="append", default=[], metavar="KEY=VALUE",
+                   help="label of this node, for placement constraints (repeatable)")
+    p.add_argument("--cluster-prefix", default="/pallet/cluster/", help=argparse.SUPPRESS)
     p.add_argument("-G", "--group", default=None,
                    help="group owning the unix sockets, made 0660 (default pallet, if that group exists)")
     p.add_argument("--tls", nargs="?", const=True, default=None, type=_boolean, metavar="BOOL",
@@ -111,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         docker_listeners = _listen.plan(args.docker_host, args.tls, args.tlsverify, args.tlscacert, args.tlscert,
                                         args.tlskey)
         sock_gid = _listen.socket_group(args.group or "pallet", explicit=args.group is not None)
+        if args.cluster_store:
+            from pallet.engine.cluster.manager import store_endpoints
+
+            store_endpoints(args.cluster_store)
     except errors.PalletError as exc:
         print(f"palletd: {exc}", file=sys.stderr)
         return 1
@@ -213,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     sv.register(server, servicers.containers, servicers.images, servicers.system, servicers.volumes,
                 servicers.networks, servicers.builder)
     docker_api = DockerAPI(servicers, docker_listeners, sock_gid)
+    cluster = None
+    if args.cluster_store:
+        from pallet.engine.cluster.manager import Cluster, ClusterConfig
+
+        labels = dict(item.partition("=")[::2] for item in args.node_label)
+        cluster = Cluster(ClusterConfig(store=args.cluster_store, node_name=args.node_name,
+                                        advertise_addr=args.advertise_addr, prefix=args.cluster_prefix,
+                                        labels=labels), servicers)
     for lst in listeners:
         if lst.warning:
             logger.warning("insecure endpoint", warning=lst.warning)
@@ -233,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     for host in hosts:
         server_mod.chmod_socket(host, gid=sock_gid)
     try:
+        if cluster is not None:
+            cluster.start()
         docker_api.start()
-    except OSError as exc:
-        logger.error("cannot listen for the Docker API", error=str(exc))
+    except (OSError, errors.PalletError) as exc:
+        logger.error("cannot start", error=str(exc))
         server.stop(0)
         manager.shutdown()
         for child in children:
@@ -249,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("palletd shutting down; containers keep running")
     sdnotify.stopping()
     manager.shutdown()
+    if cluster is not None:
+        cluster.stop()
     docker_api.stop()
     server.stop(2).wait()
     for child in children:
