@@ -2,7 +2,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := runc busybox-static iptables iproute2 procps python3-venv skopeo docker-registry tini zsh systemd
+DEBS   := runc busybox-static iptables iproute2 procps python3-venv skopeo docker-registry tini zsh systemd etcd-server
 
 .PHONY: install demo test lint buf-lint protos
 

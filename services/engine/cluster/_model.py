@@ -7,7 +7,7 @@ Every record is a JSON document under the cluster's prefix (default `/pallet/clu
     services/<id>       Service       written by `service create|update|scale|rollback|rm`
     tasks/<id>          Task          written by the elected orchestrator (assignments)
     status/<task id>    TaskStatus    written by the node that runs the task (observed state)
-    leader/...          election keys (pallet.engine.cluster._etcd.Election)
+    leader/...          election keys (pallet.engine.cluster._election.Election)
 
 Writers own disjoint keys, and every change of a record someone else may change at the same
 time is a compare-and-swap on its mod_revision, so no daemon needs to stay up for the others.
