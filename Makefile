@@ -1,4 +1,6 @@
 # Pallet: `make demo` to try it, `make test` to run the suite (as root on Debian 12).
+# etcd-server is only the binary the cluster tests start on their own ports: the system etcd
+# service its package enables is stopped and disabled when this Makefile installs it.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -13,6 +15,7 @@ $(STAMP): pyproject.toml
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		case "$$missing" in *etcd-server*) systemctl disable --now etcd >/dev/null 2>&1 || true;; esac; \
 	fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
