@@ -24,12 +24,13 @@ class Engine:
     log_path: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     daemon_args: list[str] = field(default_factory=list)  # more palletd flags
+    prefix: list[str] = field(default_factory=list)  # e.g. ["nsenter", "--net=/run/netns/NS", "--"]
 
     def start(self) -> None:
         self.log_path = os.path.join(self.tmp, "palletd.log")
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pallet.engine", "--data-root", self.data_root,
+            [*self.prefix, sys.executable, "-m", "pallet.engine", "--data-root", self.data_root,
              "--exec-root", self.exec_root, "-H", self.host, "--cgroup-parent", self.cgroup_parent,
              "--debug", *self.daemon_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

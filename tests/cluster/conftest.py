@@ -26,16 +26,17 @@ def free_port() -> int:
 class EtcdServer:
     """One etcd member with its own data dir; start(), stop(), restart() on the same data."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, host: str = "127.0.0.1") -> None:
         self.root = root
+        self.host = host
         self.data_dir = os.path.join(root, "data")
         self.client_port, self.peer_port = free_port(), free_port()
-        self.endpoint = f"http://127.0.0.1:{self.client_port}"
+        self.endpoint = f"http://{host}:{self.client_port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(root, "etcd.log")
 
     def start(self, wait: float = 20) -> None:
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        peer = f"http://{self.host}:{self.peer_port}"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [ETCD, "--name", "t", "--data-dir", self.data_dir,
