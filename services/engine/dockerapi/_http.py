@@ -326,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _head(self, status: int, headers: dict[str, str]) -> None:
         try:
-            phrase = HTTPStatus(status).phrase
+            phrase = "UPGRADED" if status == 101 else HTTPStatus(status).phrase  # Docker's words for 101
         except ValueError:
             phrase = ""
         self.send_response_only(status, phrase)
