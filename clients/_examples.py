@@ -238,6 +238,67 @@ palletctl network connect --alias api --ip 172.30.0.10 appnet web""",
     "network disconnect": """\
 palletctl network disconnect appnet web
 palletctl network disconnect -f appnet web""",
+    # -- cluster -------------------------------------------------------------------
+    "node": """\
+palletctl node ls
+palletctl node inspect --pretty self
+palletctl node update --availability drain n2
+palletctl node rm n3""",
+    "node ls": """\
+palletctl node ls
+palletctl node ls -f node.label=zone=east
+palletctl node ls --format '{{.Name}}: {{.Status}} {{.Availability}}'""",
+    "node inspect": """\
+palletctl node inspect n1
+palletctl node inspect --pretty self
+palletctl node inspect -f '{{.Status.State}}' n1 n2""",
+    "node update": """\
+palletctl node update --availability drain n2
+palletctl node update --availability active n2
+palletctl node update --label-add zone=east --label-rm old n1""",
+    "node rm": """\
+palletctl node rm n3
+palletctl node rm -f n3""",
+    "node ps": """\
+palletctl node ps
+palletctl node ps n1 n2
+palletctl node ps --filter desired-state=running n1""",
+    "service": """\
+palletctl service create --name web --replicas 3 -p 8080:80 nginx:alpine
+palletctl service ls
+palletctl service scale web=5
+palletctl service rm web""",
+    "service create": """\
+palletctl service create --name web --replicas 3 -p 8080:80 nginx:alpine
+palletctl service create -d --name worker --mode global --constraint node.labels.zone==east busybox sleep 3600
+palletctl service create --name api -e MODE=prod --mount type=volume,source=data,target=/data --update-delay 10s app:1
+palletctl service create --name job --restart-condition on-failure --restart-max-attempts 3 busybox sh -c 'exit 1'""",
+    "service ls": """\
+palletctl service ls
+palletctl service ls -f name=web
+palletctl service ls -q""",
+    "service ps": """\
+palletctl service ps web
+palletctl service ps --filter desired-state=running web
+palletctl service ps -q --no-trunc web api""",
+    "service inspect": """\
+palletctl service inspect web
+palletctl service inspect --pretty web
+palletctl service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' web""",
+    "service scale": """\
+palletctl service scale web=5
+palletctl service scale -d web=3 api=2""",
+    "service update": """\
+palletctl service update --image nginx:1.27 web
+palletctl service update --env-add MODE=debug --env-rm OLD web
+palletctl service update --publish-add 8443:443 --constraint-add node.labels.zone==east web
+palletctl service update --force -d web""",
+    "service rollback": """\
+palletctl service rollback web
+palletctl service rollback -d web""",
+    "service rm": """\
+palletctl service rm web
+palletctl service rm web api""",
     # -- builder -------------------------------------------------------------------
     "builder": """\
 palletctl builder build -t app:1 .
@@ -338,6 +399,10 @@ palletctl tls client --ca-dir /etc/pallet/tls --out ~/.pallet --name alice""",
 # Aliases show the examples of the name they stand for.
 EXAMPLES["network list"] = EXAMPLES["network ls"]
 EXAMPLES["network remove"] = EXAMPLES["network rm"]
+EXAMPLES["node list"] = EXAMPLES["node ls"]
+EXAMPLES["node remove"] = EXAMPLES["node rm"]
+EXAMPLES["service list"] = EXAMPLES["service ls"]
+EXAMPLES["service remove"] = EXAMPLES["service rm"]
 
 
 def render(text: str) -> str:

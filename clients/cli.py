@@ -256,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     net.add_parsers(sub, _add)
 
+    from pallet.client import _cluster
+
+    _cluster.add_parsers(sub, _add)  # node, service
+
     from pallet.client import _build as bld
 
     bld.add_parsers(sub, _add)

@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                       services={"imagesvc": images_addr, "netsvc": net_addr})
     server, _health = server_mod.make_server(
         [], ["pallet.engine.v1.Containers", "pallet.engine.v1.Images", "pallet.engine.v1.System",
-             "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks", "pallet.engine.v1.Builder"])
+             "pallet.engine.v1.Volumes", "pallet.engine.v1.Networks", "pallet.engine.v1.Builder",
+             "pallet.engine.v1.Cluster"])
     from pallet.engine.dockerapi.server import DockerAPI, Servicers
 
     servicers = Servicers(containers=sv.ContainersServicer(manager, execs), images=sv.ImagesServicer(images, manager),
@@ -232,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         cluster = Cluster(ClusterConfig(store=args.cluster_store, node_name=args.node_name,
                                         advertise_addr=args.advertise_addr, prefix=args.cluster_prefix,
                                         labels=labels), servicers)
+    from pallet.engine.cluster._servicer import ClusterServicer
+    from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
+
+    pb_grpc.add_ClusterServicer_to_server(ClusterServicer(cluster), server)
     for lst in listeners:
         if lst.warning:
             logger.warning("insecure endpoint", warning=lst.warning)

@@ -2601,3 +2601,570 @@ class System:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ClusterStub:
+    """Cluster: cluster mode (palletd --cluster-store etcd://HOST:PORT): the nodes, services and
+    tasks kept in etcd, as `palletctl node ...` and `palletctl service ...` drive them. Any palletd
+    of the cluster answers. Every call but ClusterInfo fails FAILED_PRECONDITION when this palletd
+    is not part of a cluster.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ClusterInfo = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ClusterInfo',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoResponse.FromString,
+                _registered_method=True)
+        self.NodeList = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/NodeList',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListResponse.FromString,
+                _registered_method=True)
+        self.NodeInspect = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/NodeInspect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeInspectRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Node.FromString,
+                _registered_method=True)
+        self.NodeUpdate = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/NodeUpdate',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeUpdateRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Node.FromString,
+                _registered_method=True)
+        self.NodeRemove = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/NodeRemove',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveResponse.FromString,
+                _registered_method=True)
+        self.ServiceCreate = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceCreate',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceCreateRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+                _registered_method=True)
+        self.ServiceList = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceList',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListResponse.FromString,
+                _registered_method=True)
+        self.ServiceInspect = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceInspect',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceInspectRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+                _registered_method=True)
+        self.ServiceUpdate = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceUpdate',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceUpdateRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+                _registered_method=True)
+        self.ServiceRollback = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceRollback',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRollbackRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+                _registered_method=True)
+        self.ServiceRemove = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServiceRemove',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveResponse.FromString,
+                _registered_method=True)
+        self.ServicePs = channel.unary_unary(
+                '/pallet.engine.v1.Cluster/ServicePs',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.FromString,
+                _registered_method=True)
+
+
+class ClusterServicer:
+    """Cluster: cluster mode (palletd --cluster-store etcd://HOST:PORT): the nodes, services and
+    tasks kept in etcd, as `palletctl node ...` and `palletctl service ...` drive them. Any palletd
+    of the cluster answers. Every call but ClusterInfo fails FAILED_PRECONDITION when this palletd
+    is not part of a cluster.
+    """
+
+    def ClusterInfo(self, request, context):
+        """ClusterInfo tells whether this palletd is in a cluster, and as which node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NodeList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NodeInspect(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NodeUpdate(self, request, context):
+        """NodeUpdate changes a node's availability and labels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NodeRemove(self, request, context):
+        """NodeRemove forgets a node; one that is up needs force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceCreate(self, request, context):
+        """ServiceCreate validates the spec, pins its image to a digest when it came from a
+        registry, and stores the service; the elected orchestrator then creates its tasks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceInspect(self, request, context):
+        """ServiceInspect takes a name, an ID or a unique ID prefix (as every `service` argument).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceUpdate(self, request, context):
+        """ServiceUpdate replaces the spec: a change other than replicas (or force) is a new version,
+        rolled out by the orchestrator per the spec's update config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceRollback(self, request, context):
+        """ServiceRollback makes the previous spec current again (as a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServiceRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ServicePs(self, request, context):
+        """ServicePs lists tasks, current and past (a few ended ones per slot), of one service or all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ClusterServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ClusterInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClusterInfo,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoResponse.SerializeToString,
+            ),
+            'NodeList': grpc.unary_unary_rpc_method_handler(
+                    servicer.NodeList,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListResponse.SerializeToString,
+            ),
+            'NodeInspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.NodeInspect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeInspectRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Node.SerializeToString,
+            ),
+            'NodeUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.NodeUpdate,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeUpdateRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Node.SerializeToString,
+            ),
+            'NodeRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.NodeRemove,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveResponse.SerializeToString,
+            ),
+            'ServiceCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceCreate,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceCreateRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.SerializeToString,
+            ),
+            'ServiceList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceList,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListResponse.SerializeToString,
+            ),
+            'ServiceInspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceInspect,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceInspectRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.SerializeToString,
+            ),
+            'ServiceUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceUpdate,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceUpdateRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.SerializeToString,
+            ),
+            'ServiceRollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceRollback,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRollbackRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.Service.SerializeToString,
+            ),
+            'ServiceRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServiceRemove,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveResponse.SerializeToString,
+            ),
+            'ServicePs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ServicePs,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'pallet.engine.v1.Cluster', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('pallet.engine.v1.Cluster', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Cluster:
+    """Cluster: cluster mode (palletd --cluster-store etcd://HOST:PORT): the nodes, services and
+    tasks kept in etcd, as `palletctl node ...` and `palletctl service ...` drive them. Any palletd
+    of the cluster answers. Every call but ClusterInfo fails FAILED_PRECONDITION when this palletd
+    is not part of a cluster.
+    """
+
+    @staticmethod
+    def ClusterInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ClusterInfo',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ClusterInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NodeList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/NodeList',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NodeInspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/NodeInspect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeInspectRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Node.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NodeUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/NodeUpdate',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeUpdateRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Node.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NodeRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/NodeRemove',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.NodeRemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceCreate',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceCreateRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceList',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceInspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceInspect',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceInspectRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceUpdate',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceUpdateRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceRollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceRollback',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRollbackRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceRemove',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceRemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServicePs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServicePs',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
