@@ -967,7 +967,7 @@ def _update(args: argparse.Namespace, ref: str, change: Callable[[ServiceSpec], 
     change(spec)
     with _errors(args, "service", ref):
         return _stub(args).ServiceUpdate(pb.ServiceUpdateRequest(service=current.id, spec=spec_to_pb(spec),
-                                                                 force=force))
+                                                                 force=force, version=current.version))
 
 
 def _rollback(args: argparse.Namespace, ref: str) -> Any:

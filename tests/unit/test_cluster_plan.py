@@ -173,3 +173,19 @@ def test_removed_service_is_shut_down_then_forgotten() -> None:
     assert not _live(st)
     _apply(st, 2)
     assert not st.tasks
+
+
+def test_replaced_tasks_become_history_and_unused_slots_are_forgotten() -> None:
+    st = _state(1)
+    svc = _svc(st, replicas=2, restart_delay=0.0)
+    _apply(st, 0)
+    failed = _live(st)[0]
+    st.statuses[failed.id] = TaskStatus(state="failed", exit_code=1, timestamp=1)
+    _apply(st, 2)
+    assert st.tasks[failed.id].desired_state == "shutdown"  # swarm: desired Shutdown, current Failed
+    assert st.statuses[failed.id].state == "shutdown" or st.statuses[failed.id].state == "failed"
+    svc.spec.replicas = 1
+    for now in range(3, 20):  # slot 2 keeps failing and being replaced... until it is scaled away
+        _apply(st, now)
+    assert not [t for t in _live(st) if t.slot == 2]
+    assert len([t for t in st.tasks.values() if t.slot == 2]) <= 5  # bounded history

@@ -13,6 +13,8 @@ second) lists this node's tasks and the containers labelled as this node's tasks
   fails the task and stops the container), complete (exit 0), failed (`task: non-zero exit (N)`).
   Exited containers stay (task history) until the task is shut down or forgotten.
 - a task to shut down: its container is stopped (the stop grace period) and removed; shutdown.
+  A task that ended by itself (failed, complete) and was replaced keeps its exited container,
+  as history, until the orchestrator forgets the task.
 - a container whose task is no longer in etcd (forgotten, or re-assigned while this node was
   down): stopped and removed. That is how a returning node drops its stale tasks.
 
@@ -257,6 +259,12 @@ class Agent(threading.Thread):
                 seen = self._observe(ctr)
                 if seen is not None and seen.terminal:  # it ended by itself: say so, not "shutdown"
                     self._set_final(t.id, seen)
+                    final = seen
+            if final is not None and final.state != "shutdown" and all(c.state.status not in LIVE for c in ctrs):
+                # ended by itself and replaced: its exited container stays as the task's history
+                # (docker ps -a) until the orchestrator forgets the task
+                self._report(t.id, final)
+                return
             self._submit(t.id, self._shutdown, t, ctrs)
             return
         if final is not None:

@@ -130,13 +130,15 @@ def _service(state: State, svc: Service, tasks: list[Task], eligible_base: set[s
             slots[t.slot].append(t)
         wanted = list(range(1, spec.replicas + 1))
 
-    # Slots no longer wanted (scaled down, node no longer eligible): shut their live tasks down.
+    # Slots no longer wanted (scaled down, node no longer eligible): shut their live tasks down;
+    # their history is bounded like any slot's.
     for key, ts in slots.items():
         if key not in wanted:
             for t in ts:
                 if _live(t, state, shut):
                     out.shutdown.append(t.id)
                     shut.add(t.id)
+            _forget_history(state, sorted(ts, key=lambda t: t.created_at), [], out)
 
     updating = _update_progress(state, svc, tasks, shut, now, out)
 
@@ -157,6 +159,10 @@ def _service(state: State, svc: Service, tasks: list[Task], eligible_base: set[s
         last = ts[-1] if ts else None
         if last is not None and not _should_restart(state, svc, ts, now):
             continue
+        for ended in ts:  # replaced: what ended is history now (desired shutdown, as swarm shows it)
+            if ended.desired_state == "running" and ended.id not in shut:
+                out.shutdown.append(ended.id)
+                shut.add(ended.id)
         if spec.mode == "global":
             node = str(key)
             if node in eligible:

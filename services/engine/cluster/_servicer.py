@@ -227,7 +227,8 @@ class ClusterServicer(pb_grpc.ClusterServicer):
                 if name != "name":
                     setattr(spec, name, getattr(new, name))
 
-        return self._service_pb(self._call(lambda: c.service_update(request.service, change, request.force)))
+        return self._service_pb(self._call(lambda: c.service_update(request.service, change, request.force,
+                                                                    expected_version=request.version)))
 
     def ServiceRollback(self, request: pb.ServiceRollbackRequest, context: Any) -> pb.Service:
         c = self._c()

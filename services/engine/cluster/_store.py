@@ -20,6 +20,21 @@ from pallet.engine.cluster._model import NodeAlive, NodeSpec, Service, Task, Tas
 from pallet.engine.cluster._plan import State
 
 T = TypeVar("T")
+_warned: set[str] = set()
+
+
+def _parse(kv: KV, load: Callable[[bytes], T]) -> T | None:
+    """A record, or None (logged once) when it cannot be read: one bad record must not stop
+    the orchestrator or a node."""
+    try:
+        return load(kv.value)
+    except (ValueError, KeyError, TypeError) as exc:
+        if kv.key not in _warned:
+            _warned.add(kv.key)
+            from pallet import log
+
+            log.get("cluster").warning("unreadable cluster record skipped", key=kv.key, error=str(exc))
+        return None
 
 
 @dataclass
@@ -64,9 +79,10 @@ class ClusterStore:
 
     def nodes(self, leader: str = "") -> list[NodeView]:
         specs, _ = self.etcd.get_prefix(self.key("nodes", ""))
-        alive = {NodeAlive.load(kv.value).name: NodeAlive.load(kv.value)
-                 for kv in self.etcd.get_prefix(self.key("alive", ""))[0]}
-        out = [NodeView(s, alive.get(s.name), s.name == leader) for s in (NodeSpec.load(kv.value) for kv in specs)]
+        alive = {a.name: a for kv in self.etcd.get_prefix(self.key("alive", ""))[0]
+                 if (a := _parse(kv, NodeAlive.load)) is not None}
+        out = [NodeView(s, alive.get(s.name), s.name == leader) for kv in specs
+               if (s := _parse(kv, NodeSpec.load)) is not None]
         return sorted(out, key=lambda n: n.spec.name)
 
     def node(self, name: str) -> NodeView:
@@ -88,8 +104,8 @@ class ClusterStore:
     # -- services -----------------------------------------------------------------------------
 
     def services(self) -> list[Service]:
-        return sorted((Service.load(kv.value) for kv in self.etcd.get_prefix(self.key("services", ""))[0]),
-                      key=lambda s: s.spec.name)
+        return sorted((s for kv in self.etcd.get_prefix(self.key("services", ""))[0]
+                       if (s := _parse(kv, Service.load)) is not None), key=lambda s: s.spec.name)
 
     def service(self, ref: str) -> Service:
         """A service by name, ID or unique ID prefix."""
@@ -135,14 +151,14 @@ class ClusterStore:
     # -- tasks --------------------------------------------------------------------------------
 
     def tasks(self, service_id: str = "") -> list[tuple[Task, TaskStatus | None]]:
-        statuses = {kv.key.rsplit("/", 1)[1]: TaskStatus.load(kv.value)
-                    for kv in self.etcd.get_prefix(self.key("status", ""))[0]}
-        tasks = [Task.load(kv.value) for kv in self.etcd.get_prefix(self.key("tasks", ""))[0]]
+        statuses = {kv.key.rsplit("/", 1)[1]: st for kv in self.etcd.get_prefix(self.key("status", ""))[0]
+                    if (st := _parse(kv, TaskStatus.load)) is not None}
+        tasks = [t for kv in self.etcd.get_prefix(self.key("tasks", ""))[0] if (t := _parse(kv, Task.load))]
         return [(t, statuses.get(t.id)) for t in tasks if not service_id or t.service_id == service_id]
 
     def node_tasks(self, node: str) -> tuple[list[Task], int]:
         kvs, rev = self.etcd.get_prefix(self.key("tasks", ""))
-        return [t for t in (Task.load(kv.value) for kv in kvs) if t.node == node], rev
+        return [t for kv in kvs if (t := _parse(kv, Task.load)) is not None and t.node == node], rev
 
     def create_task(self, task: Task) -> bool:
         return self.etcd.cas_put(self.key("tasks", task.id), dump(task), 0)
@@ -169,19 +185,17 @@ class ClusterStore:
         service_revs: dict[str, int] = {}
         for kv in kvs:
             kind, _, name = kv.key[len(self.prefix):].partition("/")
-            if kind == "nodes":
-                st.nodes[name] = NodeSpec.load(kv.value)
+            if kind == "nodes" and (node := _parse(kv, NodeSpec.load)) is not None:
+                st.nodes[name] = node
             elif kind == "alive":
                 st.alive.add(name)
-            elif kind == "services":
-                svc = Service.load(kv.value)
+            elif kind == "services" and (svc := _parse(kv, Service.load)) is not None:
                 st.services[svc.id] = svc
                 service_revs[svc.id] = kv.mod_revision
-            elif kind == "tasks":
-                t = Task.load(kv.value)
+            elif kind == "tasks" and (t := _parse(kv, Task.load)) is not None:
                 st.tasks[t.id] = t
-            elif kind == "status":
-                st.statuses[name] = TaskStatus.load(kv.value)
+            elif kind == "status" and (status := _parse(kv, TaskStatus.load)) is not None:
+                st.statuses[name] = status
         return st, service_revs
 
     def _cas(self, key: str, load: Callable[[bytes], T], change: Callable[[T], None], missing: str) -> T:

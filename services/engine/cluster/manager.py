@@ -157,9 +157,15 @@ class Cluster:
         spec.image = self.pin_image(spec.image)
         return self.store.create_service(Service(id=new_id(), spec=spec))
 
-    def service_update(self, ref: str, change: Callable[[ServiceSpec], None], force: bool = False) -> Service:
-        """A new version of the service's spec (rolled out by the orchestrator)."""
+    def service_update(self, ref: str, change: Callable[[ServiceSpec], None], force: bool = False,
+                       expected_version: int = 0) -> Service:
+        """A new version of the service's spec (rolled out by the orchestrator). expected_version,
+        when given, is the version the caller read: a service changed since is not overwritten."""
         def apply(svc: Service) -> None:
+            if expected_version and svc.version != expected_version:
+                raise errors.FailedPrecondition(
+                    f"update out of sequence: service {svc.spec.name} changed since it was read (version "
+                    f"{expected_version}, now {svc.version}); run the command again")
             new = ServiceSpec.from_dict(_plain(svc.spec))
             change(new)
             validate(new)
@@ -198,19 +204,28 @@ class Cluster:
         then runs exactly the image the service was created with."""
         if "@sha256:" in image:
             return image
-        from pallet.engine.v1 import engine_pb2 as pb  # noqa: F401 - the servicers' messages
+        import grpc
         from pallet.images.v1 import images_pb2 as ipb
+        from pallet.rpc import to_error
 
         ctx = _Context()
+
+        def inspect() -> Any:
+            try:
+                return self.engine.images.Inspect(ipb.GetImageRequest(ref=image), ctx)
+            except grpc.RpcError as exc:  # imagesvc's errors come through as they are
+                raise to_error(exc) from None
+
         try:
-            img = self.engine.images.Inspect(ipb.GetImageRequest(ref=image), ctx)
+            img = inspect()
         except errors.NotFound:
             try:
                 for _ in self.engine.images.Pull(ipb.PullImageRequest(ref=image), ctx):
                     pass
-            except errors.PalletError as exc:
-                raise errors.InvalidArgument(f"image {image} could not be found or pulled: {exc}") from None
-            img = self.engine.images.Inspect(ipb.GetImageRequest(ref=image), ctx)
+            except (errors.PalletError, grpc.RpcError) as exc:
+                err = to_error(exc) if isinstance(exc, grpc.RpcError) else exc
+                raise errors.InvalidArgument(f"image {image} could not be found or pulled: {err}") from None
+            img = inspect()
         repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
         for d in img.repo_digests:
             if d.split("@", 1)[0] in (repo, f"docker.io/library/{repo}", f"docker.io/{repo}"):

@@ -1508,14 +1508,16 @@ class ServiceInspectRequest(_message.Message):
     def __init__(self, service: _Optional[str] = ...) -> None: ...
 
 class ServiceUpdateRequest(_message.Message):
-    __slots__ = ("service", "spec", "force")
+    __slots__ = ("service", "spec", "force", "version")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     service: str
     spec: ServiceSpec
     force: bool
-    def __init__(self, service: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., force: _Optional[bool] = ...) -> None: ...
+    version: int
+    def __init__(self, service: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., force: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ServiceRollbackRequest(_message.Message):
     __slots__ = ("service",)
