@@ -4,6 +4,7 @@ Specs are built and edited as pallet.engine.cluster._model.ServiceSpec (spec_fro
 `service create`, apply_update for `service update`) and sent as the Cluster service's typed
 ServiceSpec; `service update` reads the current spec, changes it and sends the whole of it back.
 Without -d, create/update/scale/rollback follow the service's tasks until it converges.
+`service logs` gets every task's log, from every node, through the palletd it talks to.
 """
 
 from __future__ import annotations
@@ -857,6 +858,77 @@ def cmd_service_ps(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- palletctl service logs ------------------------------------------------------------------
+
+def parse_tail(text: str) -> int:
+    """--tail: "all" or a number of lines (negative: all, as Docker)."""
+    if text == "all":
+        return -1
+    try:
+        return max(-1, int(text))
+    except ValueError:
+        raise CLIError(f'palletctl: invalid value for --tail: "{text}"') from None
+
+
+def log_prefix(entry: Any, width: int = 1, no_task_ids: bool = False, no_trunc: bool = False) -> str:
+    """Docker's `web.1.abc123def456@n2    | `: the task, its ID, its node, with the slot padded to
+    `width` digits (the replicas' count) so that the bars line up."""
+    name = entry.task_name
+    if not no_task_ids:
+        name += "." + (entry.task_id if no_trunc else entry.task_id[:12])
+    slot = entry.task_name.rsplit(".", 1)[-1]
+    pad = max(0, width - len(slot)) if slot.isdigit() else 0
+    return f"{name}@{entry.node}{' ' * pad}    | "
+
+
+def write_log_entry(entry: Any, args: argparse.Namespace, width: int) -> None:
+    """One ServiceLogEntry: a task's line (stdout or stderr, as the task wrote it) with its prefix, or
+    a line about a node (`error from n2: node is down`) on stderr as it is."""
+    from pallet.client._inspect import rfc3339
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    if not entry.task_id:
+        sys.stdout.flush()
+        sys.stderr.buffer.write(entry.data)
+        sys.stderr.buffer.flush()
+        return
+    out = sys.stderr.buffer if entry.stream == pb.LogEntry.STREAM_STDERR else sys.stdout.buffer
+    head = ""
+    if args.timestamps:
+        head = rfc3339(entry.time.ToNanoseconds()) + " "
+    if not args.raw:
+        head += log_prefix(entry, width, args.no_task_ids, args.no_trunc)
+    out.write(head.encode() + entry.data)
+    if args.follow:
+        out.flush()
+
+
+def cmd_service_logs(args: argparse.Namespace) -> int:
+    import grpc
+    from pallet.engine.v1 import engine_pb2 as pb
+
+    tail = parse_tail(args.tail)
+    stub = _stub(args)
+    width = 0  # a task's logs (Docker pads only a service's slots)
+    try:
+        svc = stub.ServiceInspect(pb.ServiceInspectRequest(service=args.target))
+        width = len(str(svc.spec.replicas)) if svc.spec.mode != "global" else 0
+    except grpc.RpcError as exc:
+        if not (isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.NOT_FOUND):
+            raise _error(exc, args) from None
+    req = pb.ServiceLogsRequest(service=args.target, follow=args.follow, timestamps=args.timestamps)
+    if tail >= 0:
+        req.tail = tail
+    try:
+        with _errors(args):
+            for entry in stub.ServiceLogs(req):
+                write_log_entry(entry, args, width)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
 # -- palletctl service: changing -----------------------------------------------------------
 
 _FAILED = frozenset({"failed", "rejected", "complete", "orphaned"})
@@ -1135,6 +1207,16 @@ def add_parsers(sub: Any, add: AddFn) -> None:
     p.add_argument("-f", "--format", default="", help="format output using a Go-template-like string")
     p.add_argument("--pretty", action="store_true", help="print the information in a human friendly format")
     p.add_argument("services", nargs="+", metavar="SERVICE")
+    p = add(g, "logs", cmd_service_logs, "Fetch the logs of a service or task",
+            "palletctl service logs [OPTIONS] SERVICE|TASK")
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("-n", "--tail", default="all", help='number of lines to show from the end of the logs of each '
+                   'task (default "all")')
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("--no-task-ids", action="store_true", help="do not include task IDs in output")
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    p.add_argument("--raw", action="store_true", help="do not neatly format logs (no task prefix)")
+    p.add_argument("target", metavar="SERVICE|TASK")
     p = add(g, "scale", cmd_service_scale, "Scale one or multiple replicated services",
             "palletctl service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]")
     p.add_argument("-d", "--detach", action="store_true",

@@ -285,6 +285,11 @@ palletctl service ps -q --no-trunc web api""",
 palletctl service inspect web
 palletctl service inspect --pretty web
 palletctl service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' web""",
+    "service logs": """\
+palletctl service logs web
+palletctl service logs -f --tail 20 web
+palletctl service logs -t --no-task-ids web
+palletctl service logs --raw 3f2a9c1d7b4e""",
     "service scale": """\
 palletctl service scale web=5
 palletctl service scale -d web=3 api=2""",

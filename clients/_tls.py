@@ -75,7 +75,9 @@ def make_cert(common_name: str, key: Any, *, ca_cert: Any = None, ca_key: Any = 
             digital_signature=True, key_encipherment=True, key_cert_sign=False, crl_sign=False,
             content_commitment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
             decipher_only=False), critical=True)
-        usages = [eku.CLIENT_AUTH] if client else [eku.SERVER_AUTH]
+        # a server certificate also authenticates its daemon as a client of the other nodes'
+        # daemons (cluster mode: service logs from every node)
+        usages = [eku.CLIENT_AUTH] if client else [eku.SERVER_AUTH, eku.CLIENT_AUTH]
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     sans: list[Any] = [x509.DNSName(n) for n in server_names or []]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in server_ips or []]

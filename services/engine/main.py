@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         labels = dict(item.partition("=")[::2] for item in args.node_label)
         cluster = Cluster(ClusterConfig(store=args.cluster_store, node_name=args.node_name,
                                         advertise_addr=args.advertise_addr, prefix=args.cluster_prefix,
-                                        labels=labels), servicers)
+                                        labels=labels, endpoints=hosts,
+                                        tls=(args.tlscacert, args.tlscert, args.tlskey) if args.tlsverify else None),
+                          servicers)
     from pallet.engine.cluster._servicer import ClusterServicer
     from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
 

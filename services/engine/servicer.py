@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+from pallet import errors, log
 from pallet.engine import _attach, _stats, _top, system
 from pallet.engine._archive import ArchiveService
 from pallet.engine._exec import ExecManager
@@ -294,29 +295,76 @@ class BuilderServicer(pb_grpc.BuilderServicer):
 
 
 class NetworksServicer(pb_grpc.NetworksServicer):
-    """Network objects live in netsvc; connect and disconnect go through the container manager."""
+    """Network objects live in netsvc; connect and disconnect go through the container manager.
+
+    In cluster mode, overlay networks are the cluster's (pallet.engine.cluster._overlay): this node's
+    OverlayNode sets itself as `overlays`; create, rm, ls and inspect of an overlay network go to it
+    (a node shows every overlay network; netsvc has the local part of those its tasks use).
+    """
 
     def __init__(self, manager: ContainerManager) -> None:
         self.m = manager
+        self.overlays: Any = None
 
     def _net(self) -> Any:
         return self.m._net().client
 
+    def netsvc(self) -> Any:
+        """netsvc's client (pallet.net.client.NetClient)."""
+        return self._net()
+
+    def _overlays(self) -> Any:
+        if self.overlays is None:
+            raise errors.FailedPrecondition("overlay networks span a cluster: this node is not part of one (start "
+                                            "palletd with --cluster-store etcd://HOST:PORT)")
+        return self.overlays
+
     def Create(self, request: npb.CreateNetworkRequest, context: Any) -> npb.Network:
-        net: npb.Network = self._net().call(self._net().networks.Create, request)
+        if request.driver == "overlay":
+            net: npb.Network = self._overlays().create(request)
+        else:
+            net = self._net().call(self._net().networks.Create, request)
         self.m.events.emit("network", "create", net.id, name=net.name, type=net.driver)
         return net
 
+    def _find(self, ref: str) -> npb.Network:
+        """A network of this node's netsvc, else (cluster mode) an overlay network of the cluster's."""
+        try:
+            net: npb.Network = self._net().inspect(ref)
+            return net
+        except errors.NotFound:
+            if self.overlays is None:
+                raise
+        try:
+            found: npb.Network = self.overlays.inspect(ref)
+            return found
+        except errors.NotFound:
+            raise errors.NotFound(f"network {ref} not found") from None
+
     def Inspect(self, request: npb.InspectNetworkRequest, context: Any) -> npb.Network:
-        return self._net().inspect(request.id)
+        return self._find(request.id)
 
     def List(self, request: npb.ListNetworksRequest, context: Any) -> npb.ListNetworksResponse:
         res: npb.ListNetworksResponse = self._net().call(self._net().networks.List, request)
+        if self.overlays is not None:
+            from pallet.net._filters import matches, parse_filters
+
+            here = {n.id for n in res.networks}
+            try:
+                cluster = self.overlays.list()
+            except errors.Unavailable as exc:
+                log.get("engine.network").warning("overlay networks not listed", error=str(exc))
+                cluster = []
+            f = parse_filters(list(request.filters))
+            res.networks.extend(n for n in cluster if n.id not in here and matches(n, f))
         return res
 
     def Remove(self, request: npb.RemoveNetworkRequest, context: Any) -> npb.RemoveNetworkResponse:
-        net = self._net().inspect(request.id)
-        self._net().call(self._net().networks.Remove, npb.RemoveNetworkRequest(id=net.id))
+        net = self._find(request.id)
+        if net.driver == "overlay" and self.overlays is not None:
+            self.overlays.remove(net.id)  # cluster-wide; every node removes its local part
+        else:
+            self._net().call(self._net().networks.Remove, npb.RemoveNetworkRequest(id=net.id))
         self.m.events.emit("network", "destroy", net.id, name=net.name, type=net.driver)
         return npb.RemoveNetworkResponse()
 

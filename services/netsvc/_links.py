@@ -1,9 +1,9 @@
-"""Bridges and veth pairs through netlink (pyroute2).
+"""Bridges, VXLAN devices and veth pairs through netlink (pyroute2).
 
-Bridges netsvc creates carry the interface alias "pallet:<tag>" so that a
-restart can tell its own devices (and leaked ones) from everything else on the
-host. Host-side veth names derive from the endpoint ID, so they can be found
-again without any state.
+Bridges and VXLAN devices netsvc creates carry the interface alias "pallet:<tag>"
+so that a restart can tell its own devices (and leaked ones) from everything else
+on the host. Host-side veth names derive from the endpoint ID, so they can be
+found again without any state.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 T = TypeVar("T")
 ALIAS_PREFIX = "pallet:"
 IFA_F_NODAD = 0x02
+FLOOD_MAC = "00:00:00:00:00:00"  # a VXLAN FDB entry for it: where broadcasts and unknown MACs go
+VXLAN_PORT = 4789
 
 
 def veth_name(endpoint_id: str) -> str:
@@ -91,6 +93,59 @@ class Links:
         _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
         self.ipr.link("set", index=idx, state="up")
 
+    # -- VXLAN -----------------------------------------------------------------
+
+    def ensure_vxlan(self, name: str, vni: int, local: str, port: int, bridge: str, mtu: int) -> None:
+        """A VXLAN device (tunnels from local to the peers set by set_flood_peers) on the bridge, up.
+
+        Learning is on: the device learns which node each remote MAC sits behind from the
+        packets it receives, so after the first flooded ARP exchange unicast goes to one node
+        only, and nobody has to distribute container MACs. A device left with other
+        parameters (a crash, a changed record) is made again.
+        """
+        idx = self._index(name)
+        if idx is not None:
+            info = self.ipr.get_links(idx)[0].get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
+            have = (info.get("IFLA_VXLAN_ID"), info.get("IFLA_VXLAN_LOCAL"), info.get("IFLA_VXLAN_PORT")) \
+                if info else None
+            if have != (vni, local, port):
+                self.delete(name)
+                idx = None
+        if idx is None:
+            try:
+                self.ipr.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local, vxlan_port=port,
+                              vxlan_learning=1, mtu=mtu)
+            except NetlinkError as exc:
+                raise errors.Internal(f"could not create VXLAN device {name} (VNI {vni}, {local}:{port}): "
+                                      f"{exc}") from None
+            idx = self._index(name)
+            assert idx is not None
+        master = self._index(bridge)
+        if master is None:
+            raise errors.Internal(f"bridge {bridge} is missing")
+        self.ipr.link("set", index=idx, ifalias=self.alias)
+        self.ipr.link("set", index=idx, master=master, state="up")
+
+    def flood_peers(self, vxlan: str) -> set[str]:
+        idx = self._index(vxlan)
+        if idx is None:
+            return set()
+        return {str(e.get("NDA_DST")) for e in self.ipr.fdb("dump", ifindex=idx)
+                if e["ifindex"] == idx and e.get("NDA_LLADDR") == FLOOD_MAC and e.get("NDA_DST")}
+
+    def set_flood_peers(self, vxlan: str, peers: list[str]) -> None:
+        """One all-zeros FDB entry per peer: every broadcast and unknown unicast frame is sent
+        to each of them (head-end replication, no multicast needed in the underlay)."""
+        idx = self._index(vxlan)
+        if idx is None:
+            raise errors.Internal(f"VXLAN device {vxlan} is missing")
+        have, want = self.flood_peers(vxlan), set(peers)
+        for dst in sorted(want - have):
+            self.ipr.fdb("append", ifindex=idx, lladdr=FLOOD_MAC, dst=dst)
+        for dst in sorted(have - want):
+            with contextlib.suppress(NetlinkError):
+                self.ipr.fdb("del", ifindex=idx, lladdr=FLOOD_MAC, dst=dst)
+
     def delete(self, ifname: str) -> None:
         idx = self._index(ifname)
         if idx is not None:
@@ -98,6 +153,7 @@ class Links:
                 self.ipr.link("del", index=idx)
 
     def owned_bridges(self) -> list[str]:
+        """Our bridges and VXLAN devices (by their alias)."""
         return [link.get("IFLA_IFNAME") for link in self.ipr.get_links()
                 if link.get("IFLA_IFALIAS") == self.alias]
 

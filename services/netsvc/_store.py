@@ -66,6 +66,10 @@ class NetStore:
         except sqlite3.IntegrityError:
             raise errors.AlreadyExists(f"network with name {net.name} already exists") from None
 
+    def put_network(self, net: pb.Network) -> None:
+        with self.db.tx() as db:
+            db.execute("UPDATE networks SET data = ? WHERE id = ?", (net.SerializeToString(), net.id))
+
     def delete_network(self, nid: str) -> None:
         with self.db.tx() as db:
             if db.execute("SELECT 1 FROM endpoints WHERE network_id = ?", (nid,)).fetchone():

@@ -60,3 +60,20 @@ class NetClient:
 
     def inspect(self, ref: str) -> pb.Network:
         return self.call(self.networks.Inspect, pb.InspectNetworkRequest(id=ref))
+
+    def list_networks(self, filters: Iterable[str] = ()) -> list[pb.Network]:
+        return list(self.call(self.networks.List, pb.ListNetworksRequest(filters=list(filters))).networks)
+
+    def create(self, req: pb.CreateNetworkRequest) -> pb.Network:
+        return self.call(self.networks.Create, req)
+
+    def remove(self, ref: str) -> None:
+        self.call(self.networks.Remove, pb.RemoveNetworkRequest(id=ref))
+
+    def set_peers(self, network: str, peers: Iterable[str]) -> None:
+        self.call(self.networks.SetPeers, pb.SetPeersRequest(network=network, peers=list(peers)))
+
+    def set_records(self, network: str, records: dict[str, list[str]]) -> None:
+        """name -> addresses, in order (the first name holding an address answers its PTR query)."""
+        self.call(self.networks.SetRecords, pb.SetRecordsRequest(
+            network=network, records=[pb.DnsRecord(name=n, addresses=a) for n, a in records.items()]))

@@ -10,6 +10,14 @@ A container's life on the network:
 - Teardown (each exit): all of that goes; the endpoints stay.
 Every step is recorded so that a restarted netsvc picks the running
 sandboxes up again and removes what a crash left behind.
+
+Overlay networks are cluster-wide; palletd keeps their definition (and hands
+out their addresses) and asks netsvc for the local part on a node that runs a
+task on one: a bridge without an address, a VXLAN device on it tunnelling to
+the other nodes (SetPeers), and containers attached with the address palletd
+chose. No default route goes through it (the same gateway on every node would
+answer ARP from everywhere). SetRecords adds the tasks of other nodes to the
+embedded DNS.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from pallet import errors, log, resolvconf
 from pallet.net import _ipam, _netns
-from pallet.net._links import Links, Wiring, veth_name
+from pallet.net._filters import PREDEFINED, matches, parse_filters
+from pallet.net._links import VXLAN_PORT, Links, Wiring, veth_name
 from pallet.net._nat import Firewall, PortBinding
 from pallet.net._ports import PortReservations
 from pallet.net._store import NetStore
@@ -35,7 +44,8 @@ from pallet.net.v1 import net_pb2 as pb
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 MASQ_OPT = "com.docker.network.bridge.enable_ip_masquerade"
-PREDEFINED = ("bridge", "host", "none")
+VNI_OPT = "com.docker.network.driver.overlay.vxlanid_list"  # as Docker shows it
+VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 MIN_ID_PREFIX = 12
 
 
@@ -64,27 +74,6 @@ def _mac_for(ipv4: str) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _labels_match(labels: Any, wanted: list[str], negate: bool = False) -> bool:
-    for w in wanted:
-        k, eq, v = w.partition("=")
-        hit = k in labels and (not eq or labels[k] == v)
-        if hit == negate:
-            return False
-    return True
-
-
-def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in filters:
-        key, eq, value = f.partition("=")
-        if key.endswith("!") and eq:
-            key, value = key[:-1] + "!", value
-        if not eq:
-            raise errors.InvalidArgument(f"bad filter {f!r}: want KEY=VALUE")
-        out.setdefault(key, []).append(value)
-    return out
-
-
 class NetworkManager:
     def __init__(self, store: NetStore, cfg: Config, dns_factory: Callable[[NetworkManager], Any] | None = None
                  ) -> None:
@@ -98,6 +87,8 @@ class NetworkManager:
         self._lock = threading.RLock()
         self.dns = dns_factory(self) if dns_factory else None
         self._dns_on: set[str] = set()
+        # SetRecords: network id -> lower-case name -> addresses, in the order given
+        self._records: dict[str, dict[str, list[str]]] = {}
 
     def close(self) -> None:
         if self.dns is not None:
@@ -119,12 +110,15 @@ class NetworkManager:
         self._ensure_predefined()
         networks = self.store.networks()
         for net in networks:
-            if net.driver == "bridge":
-                self._bring_up(net)
-        known = {n.bridge for n in networks if n.bridge}
+            if net.driver in ("bridge", "overlay"):
+                try:
+                    self._bring_up(net)
+                except errors.PalletError as exc:  # one network's trouble must not keep netsvc down
+                    self.log.error("network could not be brought up", network=net.name, error=str(exc))
+        known = {n.bridge for n in networks if n.bridge} | {n.overlay.vxlan for n in networks if n.overlay.vxlan}
         for name in self.links.owned_bridges():
             if name not in known:
-                self.log.warning("removing a leaked bridge", bridge=name)
+                self.log.warning("removing a leaked bridge or VXLAN device", device=name)
                 self.links.delete(name)
         for sb in self.store.sandboxes():
             self._recover_sandbox(sb)
@@ -144,8 +138,9 @@ class NetworkManager:
             for sb in self.store.sandboxes():
                 self._teardown(sb)
             for net in self.store.networks():
-                if net.bridge:
-                    self.links.delete(net.bridge)
+                for dev in (net.overlay.vxlan, net.bridge):
+                    if dev:
+                        self.links.delete(dev)
             for name in self.links.owned_bridges():
                 self.links.delete(name)
             self.fw.teardown()
@@ -178,15 +173,30 @@ class NetworkManager:
         return taken
 
     def _bring_up(self, net: pb.Network) -> None:
-        addrs = [f"{c.gateway}/{ipaddress.ip_network(c.subnet).prefixlen}" for c in net.ipam]
         mtu = int(net.options.get(MTU_OPT) or self.cfg.mtu)
-        self.links.ensure_bridge(net.bridge, addrs, mtu)
+        if net.driver == "overlay":
+            ov = net.overlay
+            self.links.ensure_bridge(net.bridge, [], mtu)
+            self.links.ensure_vxlan(ov.vxlan, ov.vni, ov.local_address, ov.port or VXLAN_PORT, net.bridge, mtu)
+            self.links.set_flood_peers(ov.vxlan, list(ov.peers))
+        else:
+            addrs = [f"{c.gateway}/{ipaddress.ip_network(c.subnet).prefixlen}" for c in net.ipam]
+            self.links.ensure_bridge(net.bridge, addrs, mtu)
         for c in net.ipam:
-            self.fw.add_network(net.bridge, c.subnet, net.internal, self._masquerade(net))
+            self.fw.add_network(net.bridge, c.subnet, *self._fw_mode(net))
 
     @staticmethod
-    def _masquerade(net: pb.Network) -> bool:
-        return net.options.get(MASQ_OPT, "true").lower() != "false"
+    def _fw_mode(net: pb.Network) -> tuple[bool, bool]:
+        """(internal, masquerade) as the firewall sees the network. An overlay's bridge has no
+        address, so nothing is routed in or out of it: to the firewall it is internal."""
+        if net.driver == "overlay":
+            return True, False
+        return net.internal, net.options.get(MASQ_OPT, "true").lower() != "false"
+
+    @staticmethod
+    def _routable(net: pb.Network) -> bool:
+        """Whether the network's gateway leads out (a default route and published ports go through it)."""
+        return not net.internal and net.driver != "overlay"
 
     def _recover_sandbox(self, sb: pb.Sandbox) -> None:
         if not _netns.is_mounted(sb.netns_path):
@@ -222,14 +232,18 @@ class NetworkManager:
 
     def create(self, req: pb.CreateNetworkRequest) -> pb.Network:
         driver = req.driver or "bridge"
-        if driver != "bridge":
-            raise errors.InvalidArgument(f"plugin \"{driver}\" not found: the only network driver that creates "
-                                         "networks here is bridge")
+        if driver not in ("bridge", "overlay"):
+            raise errors.InvalidArgument(f"plugin \"{driver}\" not found: the network drivers here are bridge, "
+                                         "and overlay in cluster mode")
         name = req.name
         if not name or not all(ch.isalnum() or ch in "_.-" for ch in name) or not name[0].isalnum():
             raise errors.InvalidArgument(f"invalid network name {name!r}: use letters, digits, '_', '.' and '-'")
         if name in PREDEFINED:
             raise errors.FailedPrecondition(f"{name} is a pre-defined network and cannot be created")
+        if driver == "overlay":
+            return self._create_overlay(req)
+        if req.id or req.HasField("overlay"):
+            raise errors.InvalidArgument("an ID and tunnel settings are given for overlay networks only")
         with self._lock:
             net = pb.Network(id=os.urandom(32).hex(), name=name, driver=driver, scope="local", created=_now(),
                              internal=req.internal, enable_ipv6=req.enable_ipv6)
@@ -252,6 +266,92 @@ class NetworkManager:
         self.log.info("network created", id=net.id, name=name, bridge=net.bridge,
                       subnets=[c.subnet for c in net.ipam])
         return net
+
+    def _create_overlay(self, req: pb.CreateNetworkRequest) -> pb.Network:
+        """The local part of a cluster network: its ID, subnet, gateway and VNI are the cluster's."""
+        ov = req.overlay
+        if not req.id or not all(ch in "0123456789abcdef" for ch in req.id) or len(req.id) < MIN_ID_PREFIX:
+            raise errors.InvalidArgument(f"an overlay network needs the cluster's ID (hex), not {req.id!r}")
+        if not 0 < ov.vni < 1 << 24:
+            raise errors.InvalidArgument(f"invalid VNI {ov.vni}: want 1 to {(1 << 24) - 1}")
+        if ov.port > 65535:
+            raise errors.InvalidArgument(f"invalid VXLAN port {ov.port}")
+        local = _ipam.address(ov.local_address, "VXLAN local address")
+        for peer in ov.peers:
+            if _ipam.address(peer, "VXLAN peer address").version != local.version:
+                raise errors.InvalidArgument(f"VXLAN peer {peer} and local address {local} are not of one family")
+        if len(req.ipam) != 1 or not req.ipam[0].subnet or req.enable_ipv6:
+            raise errors.InvalidArgument("an overlay network has exactly one IPv4 subnet")
+        subnet = _ipam.network(req.ipam[0].subnet)
+        if subnet.version != 4:
+            raise errors.InvalidArgument("an overlay network has exactly one IPv4 subnet")
+        gw, rng = _ipam.check_config(subnet, req.ipam[0].gateway, req.ipam[0].ip_range)
+        with self._lock:
+            for other in self.store.networks():
+                for c in other.ipam:
+                    if other.id != req.id and _ipam.network(c.subnet).overlaps(subnet):
+                        raise errors.FailedPrecondition(
+                            f"overlay network {req.name}'s subnet {subnet} overlaps network {other.name}'s "
+                            f"{c.subnet} on this node")
+            net = pb.Network(id=req.id, name=req.name, driver="overlay", scope="swarm", created=_now(),
+                             internal=req.internal)
+            net.options.update(req.options)
+            net.labels.update(req.labels)
+            net.options[VNI_OPT] = str(ov.vni)
+            net.options.setdefault(MTU_OPT, str(self.cfg.mtu - VXLAN_OVERHEAD))
+            if not net.options[MTU_OPT].isdigit():
+                raise errors.InvalidArgument(f"invalid {MTU_OPT} {net.options[MTU_OPT]!r}: want a number")
+            net.ipam.add(subnet=str(subnet), gateway=str(gw), ip_range=req.ipam[0].ip_range and str(rng))
+            net.overlay.CopyFrom(ov)
+            net.overlay.port = ov.port or VXLAN_PORT
+            net.overlay.vxlan = f"plx-{req.id[:11]}"
+            net.bridge = f"plo-{req.id[:11]}"
+            for dev in (net.bridge, net.overlay.vxlan):
+                if any(dev in (n.bridge, n.overlay.vxlan) for n in self.store.networks()) or self.links.exists(dev):
+                    raise errors.AlreadyExists(f"device {dev} already exists on this host")
+            self.store.add_network(net)
+            try:
+                self._bring_up(net)
+            except BaseException:
+                self._drop_network(net)
+                raise
+        self.log.info("overlay network created", id=net.id, name=net.name, bridge=net.bridge, vni=ov.vni,
+                      local=ov.local_address, peers=list(ov.peers), subnet=str(subnet))
+        return net
+
+    def set_peers(self, ref: str, peers: list[str]) -> None:
+        with self._lock:
+            net = self.store.resolve_network(ref)
+            if net.driver != "overlay":
+                raise errors.InvalidArgument(f"network {net.name} is not an overlay network")
+            local = ipaddress.ip_address(net.overlay.local_address)
+            want = list(dict.fromkeys(peers))
+            for peer in want:
+                if _ipam.address(peer, "VXLAN peer address").version != local.version:
+                    raise errors.InvalidArgument(f"VXLAN peer {peer} and local address {local} are not of one family")
+            self.links.set_flood_peers(net.overlay.vxlan, want)
+            if list(net.overlay.peers) != want:
+                del net.overlay.peers[:]
+                net.overlay.peers.extend(want)
+                self.store.put_network(net)
+                self.log.info("overlay peers", network=net.name, peers=want)
+
+    def set_records(self, ref: str, records: list[pb.DnsRecord]) -> None:
+        net = self.store.resolve_network(ref)
+        table: dict[str, list[str]] = {}
+        for r in records:
+            if not r.name:
+                raise errors.InvalidArgument("a DNS record needs a name")
+            have = table.setdefault(r.name.lower(), [])
+            for a in r.addresses:
+                addr = str(_ipam.address(a, "DNS record address"))
+                if addr not in have:
+                    have.append(addr)
+        with self._lock:
+            if table:
+                self._records[net.id] = table
+            else:
+                self._records.pop(net.id, None)
 
     def _plan_ipam(self, net: pb.Network, asked: list[pb.IPAMConfig]) -> None:
         taken = self._taken_subnets()
@@ -280,8 +380,11 @@ class NetworkManager:
     def _drop_network(self, net: pb.Network) -> None:
         for c in net.ipam:
             with contextlib.suppress(Exception):
-                self.fw.remove_network(net.bridge, c.subnet, net.internal, self._masquerade(net))
+                self.fw.remove_network(net.bridge, c.subnet, *self._fw_mode(net))
+        if net.overlay.vxlan:
+            self.links.delete(net.overlay.vxlan)
         self.links.delete(net.bridge)
+        self._records.pop(net.id, None)
         with contextlib.suppress(errors.PalletError):
             self.store.delete_network(net.id)
 
@@ -291,35 +394,13 @@ class NetworkManager:
         return net
 
     def list_networks(self, filters: list[str]) -> list[pb.Network]:
-        f = _parse_filters(filters)
+        f = parse_filters(filters)
         out = []
         for net in self.store.networks():
             net.endpoints.extend(self.store.endpoints(network_id=net.id))
-            if self._matches(net, f):
+            if matches(net, f):
                 out.append(net)
         return out
-
-    @staticmethod
-    def _matches(net: pb.Network, f: dict[str, list[str]]) -> bool:
-        for key, values in f.items():
-            if key == "name" and not any(v in net.name for v in values):
-                return False
-            if key == "id" and not any(net.id.startswith(v) for v in values):
-                return False
-            if key == "driver" and net.driver not in values:
-                return False
-            if key == "label" and not _labels_match(net.labels, values):
-                return False
-            if key == "label!" and not _labels_match(net.labels, values, negate=True):
-                return False
-            if key == "type" and ("builtin" if net.name in PREDEFINED else "custom") not in values:
-                return False
-            if key == "dangling" and (len(net.endpoints) == 0 and net.name not in PREDEFINED) != (
-                    values[-1].lower() in ("true", "1")):
-                return False
-            if key not in ("name", "id", "driver", "label", "label!", "type", "dangling", "scope"):
-                raise errors.InvalidArgument(f"invalid filter '{key}'")
-        return True
 
     def remove(self, ref: str) -> str:
         with self._lock:
@@ -337,11 +418,12 @@ class NetworkManager:
         return net.id
 
     def prune(self, filters: list[str]) -> list[str]:
-        f = _parse_filters(filters)
+        f = parse_filters(filters)
         until = f.pop("until", [])
         deleted = []
         for net in self.list_networks([]):
-            if net.name in PREDEFINED or net.endpoints or not self._matches(net, f):
+            # an overlay's local part goes when palletd says so: a task may be about to use it
+            if net.name in PREDEFINED or net.driver == "overlay" or net.endpoints or not matches(net, f):
                 continue
             if until and net.created.seconds >= _until(until[-1]):
                 continue
@@ -355,9 +437,13 @@ class NetworkManager:
     def attach(self, req: pb.AttachRequest) -> pb.Endpoint:
         with self._lock:
             net = self.store.resolve_network(req.network)
-            if net.driver != "bridge":
+            if net.driver not in ("bridge", "overlay"):
                 raise errors.InvalidArgument(
                     f"container cannot be connected to network {net.name}: use --network {net.name} at create")
+            if net.driver == "overlay" and (not req.ipv4_address or req.ipv6_address):
+                raise errors.InvalidArgument(
+                    f"network {net.name} is an overlay network: only the cluster's tasks are attached to it, with "
+                    "the address the cluster gives them")
             ep = pb.Endpoint(id=os.urandom(32).hex(), network_id=net.id, network_name=net.name,
                              container_id=req.container_id, container_name=req.container_name)
             if req.aliases and net.is_default:
@@ -368,10 +454,11 @@ class NetworkManager:
             ipv4, ipv6 = self._addresses(net, req)
             for c in net.ipam:
                 prefix = ipaddress.ip_network(c.subnet).prefixlen
+                gateway = "" if net.driver == "overlay" else c.gateway  # an overlay's leads nowhere
                 if ipv4 and ipaddress.ip_address(ipv4) in ipaddress.ip_network(c.subnet):
-                    ep.ipv4_address, ep.ipv4_gateway = f"{ipv4}/{prefix}", c.gateway
+                    ep.ipv4_address, ep.ipv4_gateway = f"{ipv4}/{prefix}", gateway
                 if ipv6 and ipaddress.ip_address(ipv6) in ipaddress.ip_network(c.subnet):
-                    ep.ipv6_address, ep.ipv6_gateway = f"{ipv6}/{prefix}", c.gateway
+                    ep.ipv6_address, ep.ipv6_gateway = f"{ipv6}/{prefix}", gateway
             ep.mac_address = (req.mac_address or _mac_for(ipv4 or "")).lower()
             if not net.is_default:
                 # DNS names are case-insensitive: stored lower-case, as queries are looked up.
@@ -481,7 +568,7 @@ class NetworkManager:
         net = self.store.network(ep.network_id)
         if net is None:
             raise errors.NotFound(f"network {ep.network_name} of container {ep.container_id[:12]} is gone")
-        route = may_route and not net.internal
+        route = may_route and self._routable(net)
         mtu = int(net.options.get(MTU_OPT) or self.cfg.mtu)
         self.links.wire(sb.netns_path, Wiring(
             host_ifname=veth_name(ep.id), ifname=ifname, bridge=net.bridge, mac=ep.mac_address,
@@ -501,7 +588,7 @@ class NetworkManager:
 
     def _routes(self, ep: pb.Endpoint) -> bool:
         net = self.store.network(ep.network_id)
-        return bool(ep.interface) and net is not None and not net.internal
+        return bool(ep.interface) and net is not None and self._routable(net)
 
     def _unwire_live(self, sb: pb.Sandbox, ep: pb.Endpoint) -> None:
         target = self._port_target(sb)
@@ -515,7 +602,7 @@ class NetworkManager:
         rest = [e for e in self.store.endpoints(container_id=sb.container_id) if e.id != ep.id]
         for e in rest:
             net = self.store.network(e.network_id)
-            if net is not None and not net.internal and e.interface:
+            if net is not None and self._routable(net) and e.interface:
                 self.links.default_route(sb.netns_path, e.interface, e.ipv4_gateway, e.ipv6_gateway)
                 break
 
@@ -532,7 +619,7 @@ class NetworkManager:
         """(bridge, container IPv4) the sandbox's ports go to: its first routed endpoint."""
         for ep in self.store.endpoints(container_id=sb.container_id):
             net = self.store.network(ep.network_id)
-            if ep.ipv4_address and net is not None and not net.internal:
+            if ep.ipv4_address and net is not None and self._routable(net):
                 return net.bridge, ep.ipv4_address.split("/")[0]
         return None
 
@@ -654,14 +741,24 @@ class NetworkManager:
                     addr = ep.ipv4_address if qtype == "A" else ep.ipv6_address
                     if addr:
                         out.append(addr.split("/")[0])
+            # SetRecords: the same name may also have addresses on other nodes (a service's tasks)
+            records = self._records.get(nid, {}).get(name)  # tables are replaced, never changed: no lock
+            if records is not None:
+                found = True
+                version = 4 if qtype == "A" else 6
+                out.extend(a for a in records if ipaddress.ip_address(a).version == version and a not in out)
         return out if found else None
 
     def reverse(self, sandbox: str, ip: str) -> str | None:
         for nid in self._resolvable_networks(sandbox):
             net = self.store.network(nid)
+            suffix = f".{net.name}" if net else ""
             for ep in self.store.endpoints(network_id=nid):
                 if ep.interface and ip in (ep.ipv4_address.split("/")[0], ep.ipv6_address.split("/")[0]):
-                    return f"{ep.container_name}.{net.name if net else ''}".rstrip(".")
+                    return f"{ep.container_name}{suffix}"
+            for name, addrs in self._records.get(nid, {}).items():
+                if ip in addrs:
+                    return f"{name}{suffix}"
         return None
 
     def upstreams(self, sandbox: str) -> list[str]:

@@ -31,6 +31,14 @@ class NetworksServicer(pb_grpc.NetworksServicer):
     def Prune(self, request: pb.PruneNetworksRequest, context: Any) -> pb.PruneNetworksResponse:
         return pb.PruneNetworksResponse(deleted=self.m.prune(list(request.filters)))
 
+    def SetPeers(self, request: pb.SetPeersRequest, context: Any) -> pb.SetPeersResponse:
+        self.m.set_peers(request.network, list(request.peers))
+        return pb.SetPeersResponse()
+
+    def SetRecords(self, request: pb.SetRecordsRequest, context: Any) -> pb.SetRecordsResponse:
+        self.m.set_records(request.network, list(request.records))
+        return pb.SetRecordsResponse()
+
 
 class SandboxesServicer(pb_grpc.SandboxesServicer):
     def __init__(self, m: NetworkManager) -> None:

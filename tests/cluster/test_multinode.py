@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from pallet.engine.cluster._model import Service, ServiceSpec, UpdateConfig, new_id
+
 from tests.cluster._lab import Lab
 
 pytestmark = pytest.mark.integration

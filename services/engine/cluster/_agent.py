@@ -38,6 +38,7 @@ import grpc
 from pallet import errors, log, rpc
 from pallet.engine.cluster._etcd import EtcdError
 from pallet.engine.cluster._model import Service, ServiceSpec, Task, TaskStatus
+from pallet.engine.cluster._overlay import OverlayNode
 from pallet.engine.cluster._store import ClusterStore
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.images.v1 import images_pb2 as ipb
@@ -106,10 +107,12 @@ class Agent(threading.Thread):
         self._loaded = False
         self._bad: set[tuple[str, int]] = set()     # bad records already logged (key, mod_revision)
         self._watch: Any = None
+        self.overlay = OverlayNode(store, node, engine, stop_event)  # overlay networks: addresses, local parts
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.overlay.start()
         threading.Thread(target=self._watch_tasks, name="cluster-agent-watch", daemon=True).start()
         if getattr(self.engine, "system", None) is not None:
             threading.Thread(target=self._watch_events, name="cluster-agent-events", daemon=True).start()
@@ -471,9 +474,12 @@ class Agent(threading.Thread):
             if m.get("type", "volume") == "bind" and not os.path.exists(str(m.get("source", ""))):
                 raise _Rejected(f"invalid mount config for type \"bind\": bind source path does not exist: "
                                 f"{m.get('source', '')}")
+        addrs = self.overlay.prepare(t, spec)  # {overlay network: the task's address}, its local part made
         for net in spec.networks:
-            if net not in BUILTIN_NETWORKS:
+            if net not in BUILTIN_NETWORKS and net not in addrs:
                 self._network(net)
+        if spec.networks:
+            cfg.endpoint.ipv4_address = addrs.get(spec.networks[0], "")
         with self._ports:
             self._share_ingress_ports(t, spec, cfg)
             try:
@@ -484,7 +490,8 @@ class Agent(threading.Thread):
                     raise
                 return str(ctr.id)
         for net in spec.networks[1:]:
-            ep = pb.EndpointConfig(aliases=[spec.name] if net not in BUILTIN_NETWORKS else [])
+            ep = pb.EndpointConfig(aliases=[spec.name] if net not in BUILTIN_NETWORKS else [],
+                                   ipv4_address=addrs.get(net, ""))
             self._call("networks", "Connect", pb.ConnectNetworkRequest(network=net, container=cid, endpoint=ep))
         self.log.info("task container created", task=t.id, name=t.name, container=cid[:12])
         return cid

@@ -65,6 +65,9 @@ class NodeAlive:
     ncpu: int = 0
     memory: int = 0
     since: float = field(default_factory=time.time)
+    # palletd's API addresses (its -H values: unix:///path, tcp://host:port), for the other nodes'
+    # palletd to reach this one (`service logs` gathers every node's task logs through them)
+    endpoints: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, raw: bytes | str) -> NodeAlive:

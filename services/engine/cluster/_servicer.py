@@ -6,7 +6,7 @@ that the CLI builds and edits the same dataclass the daemon validates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -244,3 +244,12 @@ class ClusterServicer(pb_grpc.ClusterServicer):
         services = {s.id: s for s in self._call(c.services)}
         tasks = self._call(lambda: c.tasks(request.service))
         return pb.ServicePsResponse(tasks=[task_to_pb(t, st, services) for t, st in tasks])
+
+    def ServiceLogs(self, request: pb.ServiceLogsRequest, context: Any) -> Iterator[pb.ServiceLogEntry]:
+        from pallet.engine.cluster._logs import service_logs
+
+        c = self._c()
+        try:
+            yield from service_logs(c, request, context)
+        except EtcdError as exc:
+            raise errors.Unavailable(f"the cluster store is unavailable: {exc}") from None

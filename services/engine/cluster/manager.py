@@ -37,6 +37,10 @@ class ClusterConfig:
     prefix: str = "/pallet/cluster/"
     ttl: int = 5
     labels: dict[str, str] = field(default_factory=dict)
+    endpoints: list[str] = field(default_factory=list)  # palletd's -H addresses, announced for the other nodes
+    # (ca, cert, key) when palletd runs with --tlsverify ("" for a default file): the client credentials
+    # this palletd shows other nodes' tcp:// endpoints (`service logs`); None: plain TCP
+    tls: tuple[str, str, str] | None = None
 
 
 def store_endpoints(url: str) -> list[str]:
@@ -88,7 +92,8 @@ class Cluster:
 
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         self.store.announce(NodeAlive(name=self.name, addr=self.cfg.advertise_addr, engine_version=__version__,
-                                      hostname=socket.gethostname(), ncpu=os.cpu_count() or 0, memory=mem), lease.id)
+                                      hostname=socket.gethostname(), ncpu=os.cpu_count() or 0, memory=mem,
+                                      endpoints=list(self.cfg.endpoints)), lease.id)
         self._orchestrator = Orchestrator(self.store, self.name, lease.id, self.stop_event)
         self._orchestrator.start()
 
@@ -198,6 +203,21 @@ class Cluster:
     def tasks(self, ref: str = "") -> list[tuple[Task, TaskStatus | None]]:
         sid = self.store.service(ref).id if ref else ""
         return self.store.tasks(sid)
+
+    def client_tls(self) -> Any:
+        """The rpc.TLSConfig for other nodes' tcp:// endpoints (palletd's own --tlscacert/--tlscert/
+        --tlskey, their defaults as palletd's), or None for plain TCP (palletd without --tlsverify)."""
+        if self.cfg.tls is None:
+            return None
+        import os
+
+        from pallet import rpc
+        from pallet.engine._listen import DEFAULT_TLS_DIR
+
+        ca, cert, key = self.cfg.tls
+        return rpc.TLSConfig(ca or os.path.join(DEFAULT_TLS_DIR, "ca.pem"),
+                             cert or os.path.join(DEFAULT_TLS_DIR, "server-cert.pem"),
+                             key or os.path.join(DEFAULT_TLS_DIR, "server-key.pem"))
 
     def pin_image(self, image: str) -> str:
         """image@sha256:… when the image came from a registry (pulled here if missing): every node

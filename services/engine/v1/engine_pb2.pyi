@@ -1551,6 +1551,36 @@ class ServicePsResponse(_message.Message):
     tasks: _containers.RepeatedCompositeFieldContainer[Task]
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
+class ServiceLogsRequest(_message.Message):
+    __slots__ = ("service", "follow", "tail", "timestamps", "local")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    follow: bool
+    tail: int
+    timestamps: bool
+    local: bool
+    def __init__(self, service: _Optional[str] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ..., timestamps: _Optional[bool] = ..., local: _Optional[bool] = ...) -> None: ...
+
+class ServiceLogEntry(_message.Message):
+    __slots__ = ("task_id", "task_name", "node", "stream", "data", "time")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    task_name: str
+    node: str
+    stream: LogEntry.Stream
+    data: bytes
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., task_name: _Optional[str] = ..., node: _Optional[str] = ..., stream: _Optional[_Union[LogEntry.Stream, str]] = ..., data: _Optional[bytes] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Task(_message.Message):
     __slots__ = ("id", "name", "service_id", "service", "slot", "node", "version", "image", "desired_state", "state", "message", "error", "exit_code", "container_id", "timestamp", "created", "ports")
     ID_FIELD_NUMBER: _ClassVar[int]

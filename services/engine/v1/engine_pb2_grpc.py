@@ -2676,6 +2676,11 @@ class ClusterStub:
                 request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.SerializeToString,
                 response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.FromString,
                 _registered_method=True)
+        self.ServiceLogs = channel.unary_stream(
+                '/pallet.engine.v1.Cluster/ServiceLogs',
+                request_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogsRequest.SerializeToString,
+                response_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogEntry.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -2767,6 +2772,18 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ServiceLogs(self, request, context):
+        """ServiceLogs streams the logs of a service's tasks (or of one task) from every node that ran
+        one: this node's containers in process, the others' through their palletd's endpoints. A
+        node that is down or cannot be reached is one entry without task_id on STREAM_STDERR
+        ("error from n2: node is down"), not a failure of the call. Without follow the lines come
+        ordered by time; with follow they come as they are written, tasks started later included,
+        until the client goes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -2829,6 +2846,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.ServicePs,
                     request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.FromString,
                     response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.SerializeToString,
+            ),
+            'ServiceLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ServiceLogs,
+                    request_deserializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogsRequest.FromString,
+                    response_serializer=pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -3159,6 +3181,33 @@ class Cluster:
             '/pallet.engine.v1.Cluster/ServicePs',
             pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsRequest.SerializeToString,
             pallet_dot_engine_dot_v1_dot_engine__pb2.ServicePsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ServiceLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pallet.engine.v1.Cluster/ServiceLogs',
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogsRequest.SerializeToString,
+            pallet_dot_engine_dot_v1_dot_engine__pb2.ServiceLogEntry.FromString,
             options,
             channel_credentials,
             insecure,

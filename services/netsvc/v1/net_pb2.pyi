@@ -19,8 +19,22 @@ class IPAMConfig(_message.Message):
     ip_range: str
     def __init__(self, subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., ip_range: _Optional[str] = ...) -> None: ...
 
+class OverlayConfig(_message.Message):
+    __slots__ = ("vni", "local_address", "peers", "port", "vxlan")
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    VXLAN_FIELD_NUMBER: _ClassVar[int]
+    vni: int
+    local_address: str
+    peers: _containers.RepeatedScalarFieldContainer[str]
+    port: int
+    vxlan: str
+    def __init__(self, vni: _Optional[int] = ..., local_address: _Optional[str] = ..., peers: _Optional[_Iterable[str]] = ..., port: _Optional[int] = ..., vxlan: _Optional[str] = ...) -> None: ...
+
 class Network(_message.Message):
-    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "enable_ipv6", "ipam", "options", "labels", "bridge", "endpoints", "is_default")
+    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "enable_ipv6", "ipam", "options", "labels", "bridge", "endpoints", "is_default", "overlay")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +62,7 @@ class Network(_message.Message):
     BRIDGE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     driver: str
@@ -61,7 +76,8 @@ class Network(_message.Message):
     bridge: str
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     is_default: bool
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    overlay: OverlayConfig
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., is_default: _Optional[bool] = ..., overlay: _Optional[_Union[OverlayConfig, _Mapping]] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("id", "network_id", "network_name", "container_id", "container_name", "ipv4_address", "ipv4_gateway", "ipv6_address", "ipv6_gateway", "mac_address", "aliases", "dns_names", "interface")
@@ -122,7 +138,7 @@ class Sandbox(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., netns_path: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateNetworkRequest(_message.Message):
-    __slots__ = ("name", "driver", "ipam", "internal", "enable_ipv6", "options", "labels", "check_duplicate")
+    __slots__ = ("name", "driver", "ipam", "internal", "enable_ipv6", "options", "labels", "check_duplicate", "id", "overlay")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +161,8 @@ class CreateNetworkRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CHECK_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_FIELD_NUMBER: _ClassVar[int]
     name: str
     driver: str
     ipam: _containers.RepeatedCompositeFieldContainer[IPAMConfig]
@@ -153,7 +171,9 @@ class CreateNetworkRequest(_message.Message):
     options: _containers.ScalarMap[str, str]
     labels: _containers.ScalarMap[str, str]
     check_duplicate: bool
-    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., check_duplicate: _Optional[bool] = ...) -> None: ...
+    id: str
+    overlay: OverlayConfig
+    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., check_duplicate: _Optional[bool] = ..., id: _Optional[str] = ..., overlay: _Optional[_Union[OverlayConfig, _Mapping]] = ...) -> None: ...
 
 class InspectNetworkRequest(_message.Message):
     __slots__ = ("id",)
@@ -194,6 +214,38 @@ class PruneNetworksResponse(_message.Message):
     DELETED_FIELD_NUMBER: _ClassVar[int]
     deleted: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, deleted: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetPeersRequest(_message.Message):
+    __slots__ = ("network", "peers")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    peers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, network: _Optional[str] = ..., peers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetPeersResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DnsRecord(_message.Message):
+    __slots__ = ("name", "addresses")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetRecordsRequest(_message.Message):
+    __slots__ = ("network", "records")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    records: _containers.RepeatedCompositeFieldContainer[DnsRecord]
+    def __init__(self, network: _Optional[str] = ..., records: _Optional[_Iterable[_Union[DnsRecord, _Mapping]]] = ...) -> None: ...
+
+class SetRecordsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class AttachRequest(_message.Message):
     __slots__ = ("container_id", "container_name", "network", "ipv4_address", "ipv6_address", "aliases", "mac_address")

@@ -59,6 +59,16 @@ class NetworksStub:
                 request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.SerializeToString,
                 response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.FromString,
                 _registered_method=True)
+        self.SetPeers = channel.unary_unary(
+                '/pallet.net.v1.Networks/SetPeers',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetPeersRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetPeersResponse.FromString,
+                _registered_method=True)
+        self.SetRecords = channel.unary_unary(
+                '/pallet.net.v1.Networks/SetRecords',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class NetworksServicer:
@@ -91,7 +101,24 @@ class NetworksServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Prune(self, request, context):
-        """Prune removes user-defined networks without endpoints.
+        """Prune removes user-defined networks without endpoints (not the local parts of
+        overlay networks: palletd decides when those go).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPeers(self, request, context):
+        """SetPeers replaces the other nodes an overlay network's VXLAN tunnel floods to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRecords(self, request, context):
+        """SetRecords replaces the names a network's embedded DNS answers for beside its
+        endpoints: on an overlay network, the tasks on other nodes (palletd feeds them
+        from the cluster store). Kept in memory: palletd sends them again periodically.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +151,16 @@ def add_NetworksServicer_to_server(servicer, server):
                     servicer.Prune,
                     request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.FromString,
                     response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.SerializeToString,
+            ),
+            'SetPeers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPeers,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetPeersRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetPeersResponse.SerializeToString,
+            ),
+            'SetRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRecords,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +298,60 @@ class Networks:
             '/pallet.net.v1.Networks/Prune',
             pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksRequest.SerializeToString,
             pallet_dot_net_dot_v1_dot_net__pb2.PruneNetworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPeers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.net.v1.Networks/SetPeers',
+            pallet_dot_net_dot_v1_dot_net__pb2.SetPeersRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.SetPeersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.net.v1.Networks/SetRecords',
+            pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
