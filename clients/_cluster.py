@@ -16,10 +16,12 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pallet.client.cli import CLIError
-from pallet.engine.cluster._model import ServiceSpec
+
+if TYPE_CHECKING:  # the model loads with the cluster commands, not on every palletctl start
+    from pallet.engine.cluster._model import ServiceSpec
 
 AddFn = Callable[..., argparse.ArgumentParser]
 
@@ -262,6 +264,7 @@ def _apply_common(spec: ServiceSpec, args: argparse.Namespace) -> None:
 def spec_from_args(args: argparse.Namespace) -> ServiceSpec:
     """`service create`'s flags as a ServiceSpec (the daemon validates the rest)."""
     from pallet.client._containers import _read_env_file
+    from pallet.engine.cluster._model import ServiceSpec
 
     if args.mode == "global" and args.replicas is not None:
         raise CLIError("palletctl: replicas can only be used with replicated mode")
@@ -1051,6 +1054,8 @@ def _rollback(args: argparse.Namespace, ref: str) -> Any:
 
 
 def cmd_service_update(args: argparse.Namespace) -> int:
+    from pallet.engine.cluster._model import ServiceSpec
+
     if args.rollback:
         probe = ServiceSpec(name="probe", image="probe")
         apply_update(probe, args)

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from typing import Any
 
 from pallet.client._endpoint import Endpoint, EndpointError, config_dir, normalize_host
@@ -28,6 +25,8 @@ _TLS_FILES = (("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem"))
 
 
 def _id(name: str) -> str:
+    import hashlib
+
     return hashlib.sha256(name.encode()).hexdigest()
 
 
@@ -44,6 +43,8 @@ def _config_path() -> str:
 
 
 def _write_json(path: str, doc: Any, mode: int = 0o644) -> None:
+    import tempfile
+
     d = os.path.dirname(path)
     os.makedirs(d, mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
@@ -130,6 +131,9 @@ def endpoint(name: str) -> Endpoint:
 
 def save(name: str, description: str, host: str, tls: dict[str, str], use_tls: bool) -> None:
     """Create or replace a context; the TLS files given are copied into the store."""
+    import shutil
+    import tempfile
+
     if not _NAME.match(name) or name == "default":
         raise EndpointError(f"invalid context name {name!r}: use letters, digits and _.+- "
                             "(and 'default' is built in)")
@@ -158,6 +162,8 @@ def save(name: str, description: str, host: str, tls: dict[str, str], use_tls: b
 
 
 def remove(name: str) -> None:
+    import shutil
+
     if name == "default":
         raise EndpointError("default context cannot be removed")
     load(name)
@@ -179,6 +185,9 @@ def _parse_docker_opt(text: str) -> dict[str, str]:
 
 
 def _create_or_update(args: argparse.Namespace, existing: dict[str, Any] | None) -> None:
+    import shutil
+    import tempfile
+
     from pallet.client.cli import CLIError
 
     opts = _parse_docker_opt(args.docker) if args.docker else {}

@@ -13,14 +13,12 @@ into place, so an interrupted run leaves nothing half made.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import ipaddress
 import os
-import shutil
-import socket
 import sys
-import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 def _crypto() -> Any:
@@ -53,6 +51,9 @@ def make_cert(common_name: str, key: Any, *, ca_cert: Any = None, ca_key: Any = 
               not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
               days: int = 825) -> Any:
     """A certificate for key: self-signed when ca_key is None (the CA), else signed by the CA."""
+    import datetime as dt
+    import ipaddress
+
     x509, hashes, _, _, eku, name_oid = _crypto()
     now = dt.datetime.now(dt.UTC)
     start = not_before or now - dt.timedelta(minutes=5)
@@ -88,6 +89,9 @@ def make_cert(common_name: str, key: Any, *, ca_cert: Any = None, ca_key: Any = 
 
 def _write_all(out: str, files: dict[str, bytes], overwrite: bool) -> None:
     """Write files into out all together: staged in a temporary directory, then renamed."""
+    import shutil
+    import tempfile
+
     os.makedirs(out, mode=0o755, exist_ok=True)
     clash = [f for f in files if os.path.exists(os.path.join(out, f))]
     if clash and not overwrite:
@@ -119,6 +123,9 @@ def _load_ca(ca_dir: str) -> tuple[Any, Any]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    import ipaddress
+    import socket
+
     from pallet.client.cli import CLIError
 
     names = args.hostname or [socket.gethostname(), "localhost"]
