@@ -62,11 +62,18 @@ def instance_tag(root: str) -> tuple[str, str]:
 
 def _lock_root(root: str) -> int:
     fd = os.open(os.path.join(root, "netsvc.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SystemExit(f"pallet-netsvc: another netsvc is running on --root {root}") from None
+    import time
+
+    deadline = time.monotonic() + 15  # a predecessor that is still shutting down (palletd restarted) lets go
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise SystemExit(f"pallet-netsvc: another netsvc is running on --root {root}") from None
+            time.sleep(0.1)
     return fd
 
 
