@@ -199,6 +199,8 @@ def _add_common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--health-retries", type=count, default=None,
                    help="consecutive failures needed to report unhealthy")
     p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
+    p.add_argument("--endpoint-mode", default=None, choices=["vip", "dnsrr"],
+                   help='endpoint mode ("vip" or "dnsrr") (default "vip")')
     p.add_argument("--restart-condition", default=None, choices=["any", "on-failure", "none"],
                    help='restart when condition is met ("none", "on-failure", "any") (default "any")')
     p.add_argument("--restart-delay", type=seconds, default=None,
@@ -248,6 +250,8 @@ def _apply_common(spec: ServiceSpec, args: argparse.Namespace) -> None:
         spec.health_retries = args.health_retries
     if args.restart_condition is not None:
         spec.restart_condition = args.restart_condition
+    if args.endpoint_mode is not None:
+        spec.endpoint_mode = args.endpoint_mode
     if args.restart_delay is not None:
         spec.restart_delay = args.restart_delay
     if args.restart_max_attempts is not None:
@@ -692,7 +696,8 @@ def spec_json(spec: Any) -> dict[str, Any]:
     mode = {"Global": {}} if spec.mode == "global" else {"Replicated": {"Replicas": spec.replicas}}
     return {"Name": spec.name, "Labels": dict(sorted(spec.labels.items())), "TaskTemplate": task, "Mode": mode,
             "UpdateConfig": _update_config_json(spec.update), "RollbackConfig": _update_config_json(spec.rollback),
-            "EndpointSpec": {"Mode": "vip", **({"Ports": _ports_json(spec.ports)} if spec.ports else {})}}
+            "EndpointSpec": {"Mode": spec.endpoint_mode or "vip",
+                             **({"Ports": _ports_json(spec.ports)} if spec.ports else {})}}
 
 
 def service_json(s: Any) -> dict[str, Any]:
@@ -703,7 +708,9 @@ def service_json(s: Any) -> dict[str, Any]:
     if s.HasField("previous"):
         out["PreviousSpec"] = spec_json(s.previous)
     out["Endpoint"] = {"Spec": out["Spec"]["EndpointSpec"],
-                       **({"Ports": _ports_json(s.spec.ports)} if s.spec.ports else {})}
+                       **({"Ports": _ports_json(s.spec.ports)} if s.spec.ports else {}),
+                       **({"VirtualIPs": [{"NetworkID": v.network_id, "Addr": v.addr} for v in s.virtual_ips]}
+                          if s.virtual_ips else {})}
     if s.update_state:
         out["UpdateStatus"] = {"State": s.update_state, "Message": s.update_message}
     out["ServiceStatus"] = {"RunningTasks": s.running, "DesiredTasks": s.desired}
@@ -758,7 +765,7 @@ def service_pretty(s: Any) -> str:
               f"Stop Grace Period: {go_duration(spec.stop_grace_period)}"]
     if spec.networks:
         lines.append(f"Networks:\t{' '.join(spec.networks)} ")
-    lines.append("Endpoint Mode:\tvip")
+    lines.append(f"Endpoint Mode:\t{spec.endpoint_mode or 'vip'}")
     if spec.ports:
         lines.append("Ports:")
         for p in spec.ports:

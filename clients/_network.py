@@ -200,7 +200,7 @@ def network_json(n: Any) -> dict[str, Any]:
         "IPAM": {"Driver": "default", "Options": None, "Config": config},
         "Internal": n.internal,
         "Attachable": False,
-        "Ingress": False,
+        "Ingress": n.ingress,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": {ep.container_id: {"Name": ep.container_name, "EndpointID": ep.id,

@@ -14,6 +14,7 @@ A network (bridge B, subnet S); each rule carries `-m comment --comment "net=S"`
     nat     T-POSTROUTING  -s S ! -o B -j MASQUERADE                     masquerade, not internal
     nat     T-POSTROUTING  -s S -o B -m conntrack --ctstate DNAT -j MASQUERADE   not internal (hairpin)
     nat     T-POSTROUTING  -s 127.0.0.0/8 -o B -j MASQUERADE             IPv4, not internal (loopback ports)
+    nat     T-POSTROUTING  -o B -m conntrack --ctstate DNAT -j MASQUERADE  ingress (routing mesh)
     filter  T-FORWARD      -o B -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT      not internal
     filter  T-FORWARD      -o B -m conntrack --ctstate DNAT -j ACCEPT                     not internal
     filter  T-FORWARD      -i B ! -o B -j ACCEPT                         not internal
@@ -29,6 +30,14 @@ A published port (container address C on bridge B, proto HIP:HP -> CP):
     nat     T              [-d HIP] -p P -m P --dport HP -j DNAT --to-destination C:CP
     filter  T-FORWARD      -d C ! -i B -o B -p P -m P --dport CP -j ACCEPT
     nat     T-POSTROUTING  -s C -d C -p P -m P --dport CP -j MASQUERADE  hairpin
+
+The routing mesh (the cluster's ingress network, whose bridge holds this node's address on it): a
+published port of a service goes to one of its tasks, wherever it runs, picked per connection, and
+leaves masqueraded as this node's ingress address so that the replies come back through it:
+
+    nat     T              -j T-INGRESS                                  last rule
+    nat     T-INGRESS      -p P -m P --dport HP -m statistic --mode random --probability 1/n
+                               -j DNAT --to-destination TASK1:CP         ... one per task, the last without statistic
 
 Isolation is Docker's two stages: leaving one of our bridges for another one is dropped, except for
 connections to a published port (ctstate DNAT, both directions), which other networks may use through
@@ -47,7 +56,10 @@ import re
 import shlex
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from pallet.net._balance import split_rules
 
 PROTOS = ("tcp", "udp", "sctp")
 _ANY = ("", "0.0.0.0", "::")
@@ -192,11 +204,12 @@ class Firewall:
         self.tag, self.ipv6 = tag, ipv6
         self.nat, self.post = tag, f"{tag}-POSTROUTING"
         self.fwd, self.iso1, self.iso2 = f"{tag}-FORWARD", f"{tag}-ISOLATION", f"{tag}-ISOLATION-2"
-        self.raw = f"{tag}-RAW"
+        self.raw, self.ingress = f"{tag}-RAW", f"{tag}-INGRESS"
         self.chains = [("nat", self.nat), ("nat", self.post), ("filter", self.fwd), ("filter", self.iso1),
-                       ("filter", self.iso2), ("raw", self.raw)]
+                       ("filter", self.iso2), ("raw", self.raw), ("nat", self.ingress)]
         self._ours = {chain for _, chain in self.chains}
         self._lock = threading.Lock()
+        self._ingress: list[str] | None = None  # the routing mesh's rules as last written (None: not yet)
 
     # -- plumbing
 
@@ -237,6 +250,7 @@ class Firewall:
         plan.add("filter", "FORWARD", f"-j {self.fwd}", first=True)
         plan.add("filter", self.fwd, f"-j {self.iso1}", first=True)
         plan.add("raw", "PREROUTING", f"-j {self.raw}", first=True)
+        plan.add("nat", self.nat, f"-j {self.ingress}")
         # Loopback destinations arriving on any other interface are dropped before NAT: with
         # route_localnet on our bridges, neither a container (CVE-2020-8558) nor a LAN neighbour
         # may reach the host's 127.0.0.1 services or ports published on 127.0.0.1.
@@ -270,7 +284,8 @@ class Firewall:
 
     # -- networks
 
-    def _network_rules(self, bridge: str, subnet: str, internal: bool, masquerade: bool) -> list[tuple[str, str, str]]:
+    def _network_rules(self, bridge: str, subnet: str, internal: bool, masquerade: bool,
+                       ingress: bool = False) -> list[tuple[str, str, str]]:
         """(table, chain, spec) of a network, in the order they are added."""
         if not _IFNAME_RE.fullmatch(bridge):
             raise ValueError(f"invalid bridge name {bridge!r}")
@@ -285,6 +300,8 @@ class Firewall:
         rules.append(("nat", self.post, f"-s {net} -o {b} -m conntrack --ctstate DNAT {c} -j MASQUERADE"))
         if net.version == 4:
             rules.append(("nat", self.post, f"-s 127.0.0.0/8 -o {b} {c} -j MASQUERADE"))
+        if ingress:
+            rules.append(("nat", self.post, f"-o {b} -m conntrack --ctstate DNAT {c} -j MASQUERADE"))
         return rules + [
             ("filter", self.iso1, f"-i {b} ! -o {b} -m conntrack ! --ctstate DNAT {c} -j {self.iso2}"),
             ("filter", self.iso2, f"-o {b} {c} -j DROP"),
@@ -297,9 +314,10 @@ class Firewall:
             ("filter", self.fwd, f"-o {b} {c} -j DROP"),
         ]
 
-    def add_network(self, bridge: str, subnet: str, internal: bool, masquerade: bool = True) -> None:
+    def add_network(self, bridge: str, subnet: str, internal: bool, masquerade: bool = True,
+                    ingress: bool = False) -> None:
         """Forwarding, isolation and masquerading for a bridge network; adds only what is missing."""
-        rules = self._network_rules(bridge, subnet, internal, masquerade)
+        rules = self._network_rules(bridge, subnet, internal, masquerade, ingress)
         with self._lock:
             plan = self._read(_family(subnet))
             self._base(plan)
@@ -310,7 +328,8 @@ class Firewall:
     def remove_network(self, bridge: str, subnet: str, internal: bool = False, masquerade: bool = True) -> None:
         """Delete the network's rules that exist. Every variant goes (the flags only mirror add_network),
         so a wrong flag, a half-made network or a second call still ends with nothing left."""
-        rules = {r for i in (False, True) for m in (False, True) for r in self._network_rules(bridge, subnet, i, m)}
+        rules = {r for i in (False, True) for m in (False, True) for g in (False, True)
+                 for r in self._network_rules(bridge, subnet, i, m, g)}
         with self._lock:
             plan = self._read(_family(subnet))
             for table, chain, spec in rules:
@@ -412,3 +431,24 @@ class Firewall:
                         removed += plan.delete(key)
                 self._apply(family, plan)
         return removed
+
+    # -- the routing mesh
+
+    def set_ingress(self, entries: Sequence[tuple[str, int, Sequence[tuple[str, int]]]]) -> None:
+        """Make T-INGRESS exactly the rules for entries: (protocol, published port, [(task address,
+        target port)]); a port without tasks gets no rule. Rewritten whole (in order: each rule's
+        share depends on the ones before it) when it differs from what was last written."""
+        want: list[str] = []
+        for proto, port, targets in sorted(entries, key=lambda e: (e[0], e[1])):
+            if proto not in PROTOS or not 0 < port < 65536:
+                raise ValueError(f"invalid published port {proto}/{port}")
+            dests = [_dest(str(ipaddress.IPv4Address(ip)), p) for ip, p in sorted(set(targets))]
+            want += split_rules(f"-p {proto} -m {proto} --dport {port}", dests)
+        with self._lock:
+            if want == self._ingress:
+                return
+            plan = self._read(4)
+            self._base(plan)
+            plan.lines.setdefault("nat", []).extend([f"-F {self.ingress}", *(f"-A {self.ingress} {w}" for w in want)])
+            self._apply(4, plan)
+            self._ingress = want

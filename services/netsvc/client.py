@@ -77,3 +77,6 @@ class NetClient:
         """name -> addresses, in order (the first name holding an address answers its PTR query)."""
         self.call(self.networks.SetRecords, pb.SetRecordsRequest(
             network=network, records=[pb.DnsRecord(name=n, addresses=a) for n, a in records.items()]))
+
+    def set_balancers(self, network: str, balancers: Iterable[pb.Balancer]) -> None:
+        self.call(self.networks.SetBalancers, pb.SetBalancersRequest(network=network, balancers=list(balancers)))

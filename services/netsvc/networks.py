@@ -17,7 +17,10 @@ task on one: a bridge without an address, a VXLAN device on it tunnelling to
 the other nodes (SetPeers), and containers attached with the address palletd
 chose. No default route goes through it (the same gateway on every node would
 answer ARP from everywhere). SetRecords adds the tasks of other nodes to the
-embedded DNS.
+embedded DNS; SetBalancers the services' virtual IPs, load-balanced inside each
+sandbox on the network (_balance). The cluster's ingress network also gives its
+bridge this node's own address on it, and its balancers' published ports go
+from every address of the node to the tasks (the routing mesh, _nat).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 from pallet import errors, log, resolvconf
-from pallet.net import _ipam, _netns
+from pallet.net import _balance, _ipam, _netns
 from pallet.net._filters import PREDEFINED, matches, parse_filters
 from pallet.net._links import VXLAN_PORT, Links, Wiring, veth_name
 from pallet.net._nat import Firewall, PortBinding
@@ -89,6 +92,9 @@ class NetworkManager:
         self._dns_on: set[str] = set()
         # SetRecords: network id -> lower-case name -> addresses, in the order given
         self._records: dict[str, dict[str, list[str]]] = {}
+        # SetBalancers: network id -> its balancers; container id -> the VIP rules its sandbox has
+        self._balancers: dict[str, list[pb.Balancer]] = {}
+        self._vip_rules: dict[str, list[str]] = {}
 
     def close(self) -> None:
         if self.dns is not None:
@@ -176,7 +182,7 @@ class NetworkManager:
         mtu = int(net.options.get(MTU_OPT) or self.cfg.mtu)
         if net.driver == "overlay":
             ov = net.overlay
-            self.links.ensure_bridge(net.bridge, [], mtu)
+            self.links.ensure_bridge(net.bridge, [ov.host_address] if ov.host_address else [], mtu)
             self.links.ensure_vxlan(ov.vxlan, ov.vni, ov.local_address, ov.port or VXLAN_PORT, net.bridge, mtu)
             self.links.set_flood_peers(ov.vxlan, list(ov.peers))
         else:
@@ -186,12 +192,13 @@ class NetworkManager:
             self.fw.add_network(net.bridge, c.subnet, *self._fw_mode(net))
 
     @staticmethod
-    def _fw_mode(net: pb.Network) -> tuple[bool, bool]:
-        """(internal, masquerade) as the firewall sees the network. An overlay's bridge has no
-        address, so nothing is routed in or out of it: to the firewall it is internal."""
+    def _fw_mode(net: pb.Network) -> tuple[bool, bool, bool]:
+        """(internal, masquerade, ingress) as the firewall sees the network. An overlay's bridge has
+        no address, so nothing is routed in or out of it: to the firewall it is internal. The
+        ingress network's has this node's address: published ports are routed into it."""
         if net.driver == "overlay":
-            return True, False
-        return net.internal, net.options.get(MASQ_OPT, "true").lower() != "false"
+            return (False, False, True) if net.overlay.host_address else (True, False, False)
+        return net.internal, net.options.get(MASQ_OPT, "true").lower() != "false", False
 
     @staticmethod
     def _routable(net: pb.Network) -> bool:
@@ -286,6 +293,11 @@ class NetworkManager:
         if subnet.version != 4:
             raise errors.InvalidArgument("an overlay network has exactly one IPv4 subnet")
         gw, rng = _ipam.check_config(subnet, req.ipam[0].gateway, req.ipam[0].ip_range)
+        if ov.host_address:
+            host = _ipam.address(ov.host_address.split("/")[0], "host address")
+            if host not in subnet or host in (gw, subnet.network_address, subnet.broadcast_address):
+                raise errors.InvalidArgument(f"host address {host} is not a free address of {subnet}")
+            ov.host_address = f"{host}/{subnet.prefixlen}"
         with self._lock:
             for other in self.store.networks():
                 for c in other.ipam:
@@ -353,6 +365,51 @@ class NetworkManager:
             else:
                 self._records.pop(net.id, None)
 
+    def set_balancers(self, ref: str, balancers: list[pb.Balancer]) -> None:
+        """An overlay network's virtual IPs, in every sandbox on it; on the ingress network, the
+        published ports too (see the module's doc)."""
+        net = self.store.resolve_network(ref)
+        if net.driver != "overlay":
+            raise errors.InvalidArgument(f"network {net.name} is not an overlay network")
+        subnet = ipaddress.ip_network(net.ipam[0].subnet)
+        clean = []
+        for b in balancers:
+            if b.vip and _ipam.address(b.vip, "virtual IP") not in subnet:
+                raise errors.InvalidArgument(f"virtual IP {b.vip} is not in network {net.name}'s subnet {subnet}")
+            for a in b.backends:
+                if _ipam.address(a, "backend address").version != 4:
+                    raise errors.InvalidArgument(f"backend {a} is not an IPv4 address")
+            if b.ports and not net.overlay.host_address:
+                raise errors.InvalidArgument(f"network {net.name} has no host address: it cannot publish ports")
+            for p in b.ports:
+                if p.protocol not in ("tcp", "udp", "sctp") or not (0 < p.host_port < 65536
+                                                                   and 0 < p.container_port < 65536):
+                    raise errors.InvalidArgument(f"invalid published port {p.protocol}/{p.host_port}")
+            clean.append(b)
+        with self._lock:
+            self._balancers[net.id] = clean
+            if net.overlay.host_address:
+                self.fw.set_ingress([(p.protocol, p.host_port, [(a, p.container_port) for a in b.backends])
+                                     for b in clean for p in b.ports])
+            for cid in {ep.container_id for ep in self.store.endpoints(network_id=net.id)}:
+                sb = self.store.sandbox(cid)
+                if sb is not None:
+                    self._balance(sb)
+
+    def _balance(self, sb: pb.Sandbox) -> None:
+        """Give the sandbox the VIP rules of the overlay networks it is wired to, if they changed."""
+        nets = {ep.network_id for ep in self.store.endpoints(container_id=sb.container_id) if ep.interface}
+        rules = _balance.vip_rules([(b.vip, list(b.backends)) for nid in sorted(nets)
+                                    for b in self._balancers.get(nid, []) if b.vip])
+        if self._vip_rules.get(sb.container_id) == rules or not (rules or sb.container_id in self._vip_rules):
+            return
+        try:
+            _balance.apply(sb.netns_path, rules)
+        except _balance.BalanceError as exc:
+            self.log.warning("virtual IPs not set in the sandbox", container=sb.container_id, error=str(exc))
+            return
+        self._vip_rules[sb.container_id] = rules
+
     def _plan_ipam(self, net: pb.Network, asked: list[pb.IPAMConfig]) -> None:
         taken = self._taken_subnets()
         versions = set()
@@ -385,6 +442,9 @@ class NetworkManager:
             self.links.delete(net.overlay.vxlan)
         self.links.delete(net.bridge)
         self._records.pop(net.id, None)
+        if self._balancers.pop(net.id, None) is not None and net.overlay.host_address:
+            with contextlib.suppress(Exception):
+                self.fw.set_ingress([])
         with contextlib.suppress(errors.PalletError):
             self.store.delete_network(net.id)
 
@@ -521,6 +581,8 @@ class NetworkManager:
             if sb is not None:
                 self._unwire_live(sb, ep)
             self.store.delete_endpoint(ep.id)
+            if sb is not None:
+                self._balance(sb)
         self.log.info("endpoint detached", container=cid, network=net.name)
 
     # -- sandboxes -------------------------------------------------------------------
@@ -550,6 +612,8 @@ class NetworkManager:
                 if req.ports:
                     self._publish(sb, eps, list(req.ports))
                 self.store.put_sandbox(sb)
+                self._vip_rules.pop(cid, None)  # a new namespace: nothing in it yet
+                self._balance(sb)
                 self._start_dns(sb)
             except BaseException:
                 self._teardown(sb)
@@ -584,6 +648,7 @@ class NetworkManager:
         others = [e for e in self.store.endpoints(container_id=sb.container_id) if e.id != ep.id]
         routed = any(self._routes(e) for e in others)
         self._wire(sb, ep, ifname, not routed)
+        self._balance(sb)
         self._start_dns(sb)
 
     def _routes(self, ep: pb.Endpoint) -> bool:
@@ -678,6 +743,7 @@ class NetworkManager:
                 self.store.put_endpoint(ep)
         _netns.remove(sb.netns_path)
         self.store.delete_sandbox(sb.container_id)
+        self._vip_rules.pop(sb.container_id, None)
 
     def get(self, cid: str) -> pb.Sandbox:
         sb = self.store.sandbox(cid)

@@ -39,6 +39,10 @@ class NetworksServicer(pb_grpc.NetworksServicer):
         self.m.set_records(request.network, list(request.records))
         return pb.SetRecordsResponse()
 
+    def SetBalancers(self, request: pb.SetBalancersRequest, context: Any) -> pb.SetBalancersResponse:
+        self.m.set_balancers(request.network, list(request.balancers))
+        return pb.SetBalancersResponse()
+
 
 class SandboxesServicer(pb_grpc.SandboxesServicer):
     def __init__(self, m: NetworkManager) -> None:

@@ -378,6 +378,9 @@ def test_container_config() -> None:
     assert cfg.stop_timeout == 3 and cfg.restart_policy.name == ""
     assert [(b.protocol, b.container_port, b.host_port) for b in cfg.port_bindings] == [
         ("tcp", 80, 8080), ("udp", 53, 0)]
+    # with the routing mesh, the ingress port is the mesh's: only the host-mode one is the container's
+    assert [(b.protocol, b.container_port) for b in container_config(t, spec, mesh=True).port_bindings] == [
+        ("udp", 53)]
     assert (cfg.network_mode, list(cfg.endpoint.aliases)) == ("front", ["web"])
     # No command: the image's entrypoint stays, the args are its cmd.
     plain = container_config(t, ServiceSpec(name="web", image="x", args=["a"], health_cmd=["CMD", "true"]))

@@ -206,6 +206,12 @@ def _service(lab: Lab, name: str, network: str, replicas: int = 2, constraints: 
     return lab.store.create_service(Service(id=new_id(), spec=spec))
 
 
+def _vip(lab: Lab, sid: str, nid: str) -> str:
+    prefix = lab.store.key("ipam", nid, "")
+    return next(kv.key[len(prefix):] for kv in lab.store.etcd.get_prefix(prefix)[0]
+                if kv.value.decode() == f"vip:{sid}")
+
+
 def _remove_service(lab: Lab, svc: Service) -> None:
     try:
         lab.store.remove_service(svc.id)
@@ -267,13 +273,15 @@ def test_tasks_on_two_nodes_reach_each_other_by_ip_and_name(lab: Lab) -> None:
             res = lab.wait(f"ping from node {i + 1}'s task", lambda i=i: (
                 r := _exec(lab, i, cid[i], f"ping -c 1 -W 2 {ips[1 - i]}")).returncode == 0 and r, timeout=30)
             assert "1 packets received" in res.stdout
-        # by the service's name: both tasks' addresses (DNS round robin), and tasks.web
+        # tasks.web: both tasks' addresses; web: the service's virtual IP, which reaches a task
+        vip = _vip(lab, web.id, nid)
         for i in range(2):
-            for q in ("web", "tasks.web"):
-                res = lab.wait(f"{q} resolves to both on node {i + 1}", lambda i=i, q=q: (
-                    r := _exec(lab, i, cid[i], f"nslookup {q} 127.0.0.11")).returncode == 0
-                    and all(ip in r.stdout for ip in ips.values()) and r, timeout=30)
-        # (a client picks one: glibc sorts by longest matching prefix, so `ping web` goes to the local task)
+            lab.wait(f"tasks.web resolves to both on node {i + 1}", lambda i=i: (
+                r := _exec(lab, i, cid[i], "nslookup tasks.web 127.0.0.11")).returncode == 0
+                and all(ip in r.stdout for ip in ips.values()), timeout=30)
+            lab.wait(f"web resolves to its VIP on node {i + 1}", lambda i=i: (
+                r := _exec(lab, i, cid[i], "nslookup web 127.0.0.11").stdout) and vip in r
+                and not any(ip in r for ip in ips.values()), timeout=30)
         assert _exec(lab, 0, cid[0], "ping -c 1 -W 2 web").returncode == 0
         # each task's own name resolves on the other node, to it
         names = {t.node: t.name for t, _ in lab.store.tasks(web.id) if t.id in placed}
@@ -287,9 +295,10 @@ def test_tasks_on_two_nodes_reach_each_other_by_ip_and_name(lab: Lab) -> None:
         [(_, api_cid)] = lab.wait("api running", lambda: list(_tasks(lab, api.id).values()) or None)
         api_ip = _ip_of(lab, 1, api_cid, name)
         res = lab.wait("web on node 1 reaches api on node 2 by name", lambda: (
-            r := _exec(lab, 0, cid[0], "ping -c 1 -W 2 api")).returncode == 0 and r, timeout=30)
+            r := _exec(lab, 0, cid[0], "ping -c 1 -W 2 tasks.api")).returncode == 0 and r, timeout=30)
         assert f"bytes from {api_ip}" in res.stdout
-        res = _exec(lab, 1, api_cid, f"nslookup web 127.0.0.11 && ping -c 1 -W 2 {names['n1']}")
+        assert _exec(lab, 0, cid[0], "ping -c 1 -W 2 api").returncode == 0  # its VIP
+        res = _exec(lab, 1, api_cid, f"nslookup tasks.web 127.0.0.11 && ping -c 1 -W 2 {names['n1']}")
         assert res.returncode == 0 and all(ip in res.stdout for ip in ips.values()), res.stdout
         assert f"bytes from {ips[0]}" in res.stdout
 

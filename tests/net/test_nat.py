@@ -78,7 +78,8 @@ def rules(ns: str, six: bool = False) -> list[str]:
 def ours(ns: str, six: bool = False) -> list[str]:
     """Rules in our chains, beyond the base jumps."""
     return [r for r in rules(ns, six) if r.split()[1].startswith(TAG) and r not in (
-        f"-A {TAG}-FORWARD -j {TAG}-ISOLATION", f"-A {TAG}-RAW -d 127.0.0.0/8 ! -i lo -j DROP")]
+        f"-A {TAG}-FORWARD -j {TAG}-ISOLATION", f"-A {TAG}-RAW -d 127.0.0.0/8 ! -i lo -j DROP",
+        f"-A {TAG} -j {TAG}-INGRESS")]
 
 
 BASE = [
@@ -89,6 +90,7 @@ BASE = [
     f"-A POSTROUTING -j {TAG}-POSTROUTING",
     f"-A PREROUTING -j {TAG}-RAW",
     f"-A {TAG}-RAW -d 127.0.0.0/8 ! -i lo -j DROP",
+    f"-A {TAG} -j {TAG}-INGRESS",
 ]
 
 
@@ -251,6 +253,32 @@ def test_teardown_leaves_no_chain(ns: str) -> None:
     saved = sh(ns, "iptables-save")
     assert not any(f"{TAG}" in line for line in saved.splitlines())
     assert ":PT-other-FORWARD" in saved and "-A FORWARD -j PT-other-FORWARD" in saved  # another tag's stay
+
+
+def test_ingress_rules_are_rewritten_whole_and_in_order(ns: str) -> None:
+    """The routing mesh's chain: each port split evenly across its tasks, the last one taking the rest."""
+    fw = Firewall(TAG)
+    inside(ns, fw.setup)
+    inside(ns, lambda: fw.add_network("plo-a", "10.92.0.0/24", internal=False, masquerade=False, ingress=True))
+    assert f'-A {TAG}-POSTROUTING -o plo-a -m conntrack --ctstate DNAT -m comment --comment "net=10.92.0.0/24" ' \
+           "-j MASQUERADE" in rules(ns)
+    inside(ns, lambda: fw.set_ingress([("tcp", 8080, [("10.92.0.4", 80), ("10.92.0.3", 80), ("10.92.0.5", 80)]),
+                                       ("udp", 53, [("10.92.0.9", 5353)]), ("tcp", 9090, [])]))
+    got = [r for r in rules(ns) if r.startswith(f"-A {TAG}-INGRESS ")]
+    assert len(got) == 4
+    assert "-p tcp -m tcp --dport 8080 -m statistic --mode random --probability 0.333" in got[0]
+    assert got[0].endswith("--to-destination 10.92.0.3:80")
+    assert "--probability 0.5" in got[1] and got[1].endswith("--to-destination 10.92.0.4:80")
+    assert got[2] == f"-A {TAG}-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.92.0.5:80"
+    assert got[3] == f"-A {TAG}-INGRESS -p udp -m udp --dport 53 -j DNAT --to-destination 10.92.0.9:5353"
+    inside(ns, lambda: fw.set_ingress([("tcp", 8080, [("10.92.0.3", 80)])]))
+    assert [r for r in rules(ns) if r.startswith(f"-A {TAG}-INGRESS ")] == [
+        f"-A {TAG}-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.92.0.3:80"]
+    with pytest.raises(ValueError):
+        fw.set_ingress([("icmp", 1, [])])
+    inside(ns, lambda: fw.remove_network("plo-a", "10.92.0.0/24"))
+    inside(ns, lambda: fw.set_ingress([]))
+    assert ours(ns) == []
 
 
 def test_errors_carry_iptables_stderr(ns: str) -> None:

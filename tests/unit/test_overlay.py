@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 from pallet import errors
-from pallet.engine.cluster._model import Task, TaskStatus
+from pallet.engine.cluster._model import Service, ServiceSpec, Task, TaskStatus
 from pallet.engine.cluster._overlay import (
     VNI_MAX,
     VNI_MIN,
@@ -102,50 +102,82 @@ def test_record_round_trip_and_as_ls_shows_it() -> None:
         matches(pb, parse_filters(["colour=red"]))
 
 
+def _svc(sid: str, name: str, **kw: object) -> Service:
+    return Service(id=sid, spec=ServiceSpec(name=name, image="x", **kw))  # type: ignore[arg-type]
+
+
 def _view() -> View:
     def task(tid: str, node: str, slot: int, service: str = "web", desired: str = "running") -> Task:
         return Task(id=tid, service_id="s-" + service, service_name=service, slot=slot, node=node, version=1,
                     desired_state=desired)
 
     tasks = [task("t1", "n1", 1), task("t2", "n2", 2), task("t3", "n3", 3), task("t4", "n2", 1, "api"),
-             task("t5", "n1", 4, desired="shutdown")]
+             task("t5", "n1", 4, desired="shutdown"), task("t6", "n2", 1, "rr")]
+    ingress = OverlayNetwork(id="cd" * 12 + "e", name="ingress", subnet="10.9.0.0/24", gateway="10.9.0.1", vni=4098,
+                             ingress=True)
     return View(
-        networks={"N": _net()},
+        networks={"N": _net(), "I": ingress},
         ipam={"N": {"10.0.0.2": "t1", "10.0.0.3": "t2", "10.0.0.10": "t3", "10.0.0.4": "t4", "10.0.0.5": "t5",
-                    "10.0.0.6": "gone"},
-              "M": {"10.1.0.2": "t4"}},
+                    "10.0.0.6": "gone", "10.0.0.20": "vip:s-web", "10.0.0.30": "vip:s-web",
+                    "10.0.0.21": "vip:s-gone", "10.0.0.22": "vip:s-rr", "10.0.0.7": "t6"},
+              "M": {"10.1.0.2": "t4"},
+              "I": {"10.9.0.2": "node:n4", "10.9.0.3": "t1", "10.9.0.4": "t3", "10.9.0.5": "node:removed"}},
+        services={"s-web": _svc("s-web", "web", networks=["front"], ports=[{"target": 80, "published": 8080,
+                                                                             "protocol": "tcp", "mode": "ingress"}]),
+                  "s-api": _svc("s-api", "api", networks=["front"]),
+                  "s-rr": _svc("s-rr", "rr", networks=[_net().id], endpoint_mode="dnsrr")},
         tasks={t.id: t for t in tasks},
         statuses={"t1": TaskStatus("running"), "t2": TaskStatus("running"), "t3": TaskStatus("running"),
-                  "t4": TaskStatus("starting"), "t5": TaskStatus("running")},
+                  "t4": TaskStatus("starting"), "t5": TaskStatus("running"), "t6": TaskStatus("running")},
+        nodes={"n1", "n2", "n3", "n4"},
         alive={"n1": "192.0.2.1", "n2": "192.0.2.2", "n4": "192.0.2.4"},  # n3 is down
     )
 
 
-def test_peers_are_the_other_live_nodes_with_a_task_on_the_network() -> None:
+def test_peers_are_the_other_live_nodes_with_an_address_on_the_network() -> None:
     v = _view()
     assert v.peers("N", "n1") == ["192.0.2.2"]
     assert v.peers("N", "n2") == ["192.0.2.1"]
     assert v.peers("N", "n4") == ["192.0.2.1", "192.0.2.2"]
     assert v.peers("M", "n2") == [] and v.peers("unknown", "n1") == []
+    assert v.peers("I", "n1") == ["192.0.2.4"]  # n4 holds a node address on the ingress network
 
 
-def test_local_part_is_needed_where_a_task_holds_an_address() -> None:
+def test_local_part_is_needed_where_a_task_or_the_node_holds_an_address() -> None:
     v = _view()
     assert v.used_on("N", "n1") and v.used_on("N", "n3") and v.used_on("M", "n2")
     assert not v.used_on("M", "n1") and not v.used_on("N", "n4")
+    assert v.used_on("I", "n4") and not v.used_on("I", "n2")
 
 
-def test_dns_records_are_the_running_tasks_cluster_wide() -> None:
+def test_dns_records_name_the_vip_the_tasks_and_dnsrr_services() -> None:
     records = _view().records("N")
     ips = ["10.0.0.2", "10.0.0.3", "10.0.0.10"]  # numeric order; t4 is starting, t5 is shut down
-    assert records == {"web.1.t1": ["10.0.0.2"], "web.2.t2": ["10.0.0.3"], "web.3.t3": ["10.0.0.10"],
-                       "web": ips, "tasks.web": ips}
-    assert list(records)[:3] == ["web.1.t1", "web.2.t2", "web.3.t3"]  # a task's name answers its PTR query
+    # api: no VIP yet and no running task, so no name
+    assert records == {"rr.1.t6": ["10.0.0.7"], "web.1.t1": ["10.0.0.2"], "web.2.t2": ["10.0.0.3"],
+                       "web.3.t3": ["10.0.0.10"],
+                       "rr": ["10.0.0.7"], "tasks.rr": ["10.0.0.7"], "web": ["10.0.0.20"], "tasks.web": ips}
+    assert list(records)[:4] == ["rr.1.t6", "web.1.t1", "web.2.t2", "web.3.t3"]  # tasks first: PTR answers
     assert _view().records("M") == {}
+    assert _view().records("I") == {}  # the ingress network carries ports, not names
 
 
-def test_addresses_of_forgotten_tasks_are_garbage() -> None:
-    assert _view().garbage() == [("N", "10.0.0.6", "gone")]
+def test_balancers_vips_and_the_routing_mesh() -> None:
+    v = _view()
+    assert v.vip("N", "s-web") == "10.0.0.20" and v.vip("N", "s-api") == ""
+    assert v.balancers("N") == [npb.Balancer(vip="10.0.0.20", backends=["10.0.0.2", "10.0.0.3", "10.0.0.10"])]
+    assert v.balancers("I") == [npb.Balancer(backends=["10.9.0.3", "10.9.0.4"], ports=[
+        npb.PortBinding(protocol="tcp", host_port=8080, container_port=80)])]
+    assert v.mesh_needed() and v.ingress() is v.networks["I"]
+
+
+def test_garbage_forgotten_tasks_gone_vips_duplicates_and_removed_nodes() -> None:
+    v = _view()
+    assert sorted(v.garbage()) == [("I", "10.9.0.5", "node:removed"), ("N", "10.0.0.21", "vip:s-gone"),
+                                   ("N", "10.0.0.22", "vip:s-rr"), ("N", "10.0.0.30", "vip:s-web"),
+                                   ("N", "10.0.0.6", "gone")]
+    v.services["s-web"].spec.ports = []  # nothing published through the mesh: node addresses go
+    assert ("I", "10.9.0.2", "node:n4") in v.garbage()
 
 
 def test_netsvc_answers_set_records_beside_its_endpoints(tmp_path: object) -> None:

@@ -38,7 +38,7 @@ import grpc
 from pallet import errors, log, rpc
 from pallet.engine.cluster._etcd import EtcdError
 from pallet.engine.cluster._model import Service, ServiceSpec, Task, TaskStatus
-from pallet.engine.cluster._overlay import OverlayNode
+from pallet.engine.cluster._overlay import INGRESS, OverlayNode
 from pallet.engine.cluster._store import ClusterStore
 from pallet.engine.v1 import engine_pb2 as pb
 from pallet.images.v1 import images_pb2 as ipb
@@ -56,6 +56,7 @@ LIVE = (Status.STATUS_RUNNING, Status.STATUS_PAUSED, Status.STATUS_RESTARTING)
 WORKERS = 4                 # container operations (pull/create/start, stop/remove) run at once
 POLL = 1.0                  # container states change without etcd events: look at least this often
 BUILTIN_NETWORKS = ("", "default", "bridge", "host", "none")
+GWBRIDGE = "pallet_gwbridge"  # Docker's docker_gwbridge: the way out for tasks on overlay networks only
 
 
 class _Rejected(Exception):
@@ -101,8 +102,8 @@ class Agent(threading.Thread):
         self._final: dict[str, TaskStatus] = {}     # terminal statuses: a task that ended stays ended
         self._busy: set[str] = set()                # task (or container) ids with an operation in flight
         self._slots = threading.Semaphore(WORKERS)
-        self._ports = threading.Lock()              # ingress port choice + create, one task at a time
         self._networks = threading.Lock()
+        self._ports = threading.Lock()              # without the mesh: ingress port choice + create, one at a time
         self._pulls: dict[str, threading.Lock] = {}
         self._loaded = False
         self._bad: set[tuple[str, int]] = set()     # bad records already logged (key, mod_revision)
@@ -469,19 +470,24 @@ class Agent(threading.Thread):
                 pass
 
     def _create(self, t: Task, spec: ServiceSpec) -> str:
-        cfg = container_config(t, spec)
+        mesh = self.overlay.has_address()
+        cfg = container_config(t, spec, mesh)
         for m in spec.mounts:
             if m.get("type", "volume") == "bind" and not os.path.exists(str(m.get("source", ""))):
                 raise _Rejected(f"invalid mount config for type \"bind\": bind source path does not exist: "
                                 f"{m.get('source', '')}")
-        addrs = self.overlay.prepare(t, spec)  # {overlay network: the task's address}, its local part made
+        # {overlay network (or ingress, for the routing mesh): the task's address}, their local parts made
+        addrs = self.overlay.prepare(t, spec)
         for net in spec.networks:
             if net not in BUILTIN_NETWORKS and net not in addrs:
                 self._network(net)
-        if spec.networks:
-            cfg.endpoint.ipv4_address = addrs.get(spec.networks[0], "")
+        if spec.networks and spec.networks[0] in addrs:
+            # on an overlay network the service's name comes from the cluster's records (its VIP)
+            cfg.endpoint.ipv4_address = addrs[spec.networks[0]]
+            del cfg.endpoint.aliases[:]
         with self._ports:
-            self._share_ingress_ports(t, spec, cfg)
+            if not mesh:
+                self._share_ingress_ports(t, spec, cfg)
             try:
                 cid = str(self._call("containers", "Create", pb.CreateContainerRequest(config=cfg, name=t.name)).id)
             except errors.AlreadyExists:  # created by an attempt that did not get to record it
@@ -489,18 +495,26 @@ class Agent(threading.Thread):
                 if ctr.config.labels.get(TASK_ID) != t.id:
                     raise
                 return str(ctr.id)
-        for net in spec.networks[1:]:
-            ep = pb.EndpointConfig(aliases=[spec.name] if net not in BUILTIN_NETWORKS else [],
-                                   ipv4_address=addrs.get(net, ""))
+        # Its other networks; the ingress network (no name there: it only carries published ports);
+        # and, when all of them are overlay networks, the local gateway bridge for a way out (a
+        # default route, masquerading, and ports published with mode=host).
+        extra = [(net, [spec.name] if net not in (*BUILTIN_NETWORKS, *addrs) else []) for net in spec.networks[1:]]
+        if INGRESS in addrs and INGRESS not in spec.networks:
+            extra.append((INGRESS, []))
+        if spec.networks and all(n in addrs for n in spec.networks):
+            self._network(GWBRIDGE)
+            extra.append((GWBRIDGE, []))
+        for net, aliases in extra:
+            ep = pb.EndpointConfig(aliases=aliases, ipv4_address=addrs.get(net, ""))
             self._call("networks", "Connect", pb.ConnectNetworkRequest(network=net, container=cid, endpoint=ep))
         self.log.info("task container created", task=t.id, name=t.name, container=cid[:12])
         return cid
 
     def _share_ingress_ports(self, t: Task, spec: ServiceSpec, cfg: pb.ContainerConfig) -> None:
-        """Ingress ports (until the routing mesh exists, separate work) are published like host ports
-        on the nodes that run a task, but once per node: when another live task container of the
-        service here holds the port, this one goes without it, so replicas sharing a node don't
-        fail on the port."""
+        """Without the routing mesh (a node without --advertise-addr has no overlay networks), ingress
+        ports are published like host ports on the nodes that run a task, but once per node: when
+        another live task container of the service here holds the port, this one goes without it,
+        so replicas sharing a node don't fail on the port."""
         ingress = {(str(p.get("protocol") or "tcp"), int(p.get("published") or 0)) for p in spec.ports
                    if (p.get("mode") or "ingress") == "ingress" and int(p.get("published") or 0)}
         if not ingress:
@@ -581,9 +595,9 @@ def _mount(m: dict[str, Any]) -> pb.Mount:
     return out
 
 
-def container_config(t: Task, spec: ServiceSpec) -> pb.ContainerConfig:
+def container_config(t: Task, spec: ServiceSpec, mesh: bool = False) -> pb.ContainerConfig:
     """The container a task runs as: the spec, swarm's labels, no restart policy (the orchestrator
-    replaces tasks that end)."""
+    replaces tasks that end). mesh: ingress ports go through the routing mesh, not the container."""
     cfg = pb.ContainerConfig(image=spec.image, env=list(spec.env), working_dir=spec.workdir, user=spec.user)
     if spec.command:  # like --entrypoint: the command replaces the image's entrypoint, args are its cmd
         cfg.entrypoint.extend(spec.command)
@@ -599,12 +613,14 @@ def container_config(t: Task, spec: ServiceSpec) -> pb.ContainerConfig:
         cfg.healthcheck.CopyFrom(hc)
     cfg.mounts.extend(_mount(m) for m in spec.mounts)
     for p in spec.ports:
-        # mode host: published on this node. mode ingress (Docker's default): the routing mesh that
-        # publishes it on every node is separate work; meanwhile it is published like a host port on
-        # the nodes that run a task (once per node, see Agent._share_ingress_ports).
+        # mode host: published on the node that runs the task. mode ingress (Docker's default) goes
+        # through the routing mesh (the ingress network, see _overlay), on every node: not here; on
+        # a node without the mesh, like a host port (see Agent._share_ingress_ports).
         mode = str(p.get("mode") or "ingress")
         if mode not in ("host", "ingress"):
             raise _Rejected(f"invalid port mode {mode!r}: use host or ingress")
+        if mesh and mode == "ingress" and int(p.get("published") or 0):
+            continue
         cfg.port_bindings.add(protocol=str(p.get("protocol") or "tcp"), container_port=int(p["target"]),
                               host_port=int(p.get("published") or 0))
     if spec.networks:

@@ -112,6 +112,7 @@ class ServiceSpec:
     stop_grace_period: float = 10.0
     update: UpdateConfig = field(default_factory=UpdateConfig)
     rollback: UpdateConfig = field(default_factory=lambda: UpdateConfig(failure_action="pause"))
+    endpoint_mode: str = "vip"                                      # vip | dnsrr
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ServiceSpec:

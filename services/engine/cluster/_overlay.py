@@ -6,8 +6,15 @@ Records in etcd, under the cluster's prefix beside those of _model:
     networks/<id>            OverlayNetwork  written by `network create --driver overlay` (any node's palletd),
                                              deleted by `network rm` once no service names it
     netnames/<name>          <id>            created in the same transaction: names are unique
-    ipam/<network id>/<ip>   <task id>       created-if-absent by the node that runs the task, so an address is
-                                             handed out once cluster-wide; deleted when the task is forgotten
+    ipam/<network id>/<ip>   <owner>         created-if-absent, so an address is handed out once cluster-wide:
+                                             <task id>     by the node that runs the task; released when
+                                                           the task is forgotten
+                                             vip:<service> the service's virtual IP (endpoint mode vip);
+                                                           released when the service is gone or leaves
+                                                           the network (of two made in a race, the lower stays)
+                                             node:<name>   a node's own address on the ingress network;
+                                                           released when no service publishes a port or
+                                                           the node is removed
     ipam-last/<network id>   <ip>            the address handed out last: allocation goes round, so a released
                                              address (whose MAC other nodes may still have learned) waits
 
@@ -18,11 +25,21 @@ Each node (OverlayNode, started by the agent):
 - before a task's container is created (`prepare`), reserves the task's address on each overlay network
   of its service and makes sure the network's local part exists in netsvc: a bridge with a VXLAN device
   on it, tunnelling to the peers (the other live nodes with a task holding an address on the network);
-- on every change in etcd (a watch), and every few seconds (`sync`): updates each local part's peers
-  and DNS records (the service's name, tasks.<service> and each task's name → the addresses of the
-  service's running tasks on the network, cluster-wide: DNS round robin, Docker's `--endpoint-mode
-  dnsrr`, no virtual IP), removes the local parts no local task uses any more and those of removed
-  networks, and releases the addresses of forgotten tasks.
+- on every change in etcd (a watch), and every few seconds (`sync`): updates each local part's peers,
+  DNS records and balancers, removes the local parts no local task uses any more and those of
+  removed networks, and releases the addresses of forgotten tasks.
+
+Names, as Docker's swarm mode gives them: tasks.<service> and each task's name resolve to the
+running tasks' addresses; the service's name to its virtual IP, which netsvc balances across the
+same addresses inside every sandbox on the network (endpoint mode vip, the default), or to the
+addresses themselves (endpoint mode dnsrr).
+
+The routing mesh: when a service publishes a port in ingress mode (the default), the cluster's
+`ingress` overlay network is made (once, by whichever node needs it first), every live node takes an
+address on it and sets up its local part with that address on the bridge, and each task of such a
+service is attached to it too. netsvc then sends the published port, on every address of every
+node, to one of the service's running tasks over the ingress network (DNAT, then masqueraded as
+the node's ingress address so the reply comes back the same way), whether or not a task runs there.
 """
 
 from __future__ import annotations
@@ -51,6 +68,8 @@ VXLAN_PORT = 4789
 PORT_OPT = "com.pallet.network.driver.overlay.vxlan_port"  # -o: the tunnels' UDP port (default 4789)
 VNI_OPT = "com.docker.network.driver.overlay.vxlanid_list"  # shown as Docker shows it
 PREDEFINED = ("bridge", "host", "none")
+INGRESS = "ingress"                # the routing mesh's network, as Docker names it
+VIP, NODE = "vip:", "node:"        # owners of addresses that are not a task's
 RESYNC = 10.0                      # peers and DNS records are sent again this often (netsvc keeps records in memory)
 POLL = 5.0                         # a sync at least this often, besides the watch
 
@@ -67,6 +86,7 @@ class OverlayNetwork:
     ip_range: str = ""
     port: int = VXLAN_PORT
     internal: bool = False
+    ingress: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
@@ -85,7 +105,7 @@ class OverlayNetwork:
         created = timestamp_pb2.Timestamp()
         created.FromNanoseconds(int(self.created_at * 1e9))
         net = npb.Network(id=self.id, name=self.name, driver="overlay", scope="swarm", created=created,
-                          internal=self.internal, labels=self.labels, options=self.options)
+                          internal=self.internal, labels=self.labels, options=self.options, ingress=self.ingress)
         net.options[VNI_OPT] = str(self.vni)
         net.ipam.add(subnet=self.subnet, gateway=self.gateway, ip_range=self.ip_range)
         return net
@@ -151,44 +171,131 @@ def plan_ipam(ipam: list[npb.IPAMConfig], others: list[OverlayNetwork],
     return str(asked), str(gw), str(rng) if ipam[0].ip_range else ""
 
 
+def ingress_ports(spec: ServiceSpec) -> list[dict[str, Any]]:
+    """The service's ports published through the routing mesh (mode ingress, the default)."""
+    return [p for p in spec.ports if (p.get("mode") or "ingress") == "ingress" and int(p.get("published") or 0)]
+
+
+def names_network(spec: ServiceSpec, net: OverlayNetwork) -> bool:
+    return any(ref in (net.id, net.name) for ref in spec.networks)
+
+
 @dataclass
 class View:
     """What a node's sync looks at, read from etcd at one revision."""
 
     networks: dict[str, OverlayNetwork] = field(default_factory=dict)      # by id
-    ipam: dict[str, dict[str, str]] = field(default_factory=dict)          # network id -> address -> task id
+    ipam: dict[str, dict[str, str]] = field(default_factory=dict)          # network id -> address -> owner
+    services: dict[str, Service] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     statuses: dict[str, TaskStatus] = field(default_factory=dict)
+    nodes: set[str] = field(default_factory=set)                           # registered
     alive: dict[str, str] = field(default_factory=dict)                    # live node -> its address
 
+    def ingress(self) -> OverlayNetwork | None:
+        return next((n for n in self.networks.values() if n.ingress), None)
+
+    def mesh_needed(self) -> bool:
+        """Whether a service publishes a port through the routing mesh."""
+        return any(ingress_ports(s.spec) for s in self.services.values())
+
+    def _node_of(self, owner: str) -> str:
+        if owner.startswith(NODE):
+            return owner[len(NODE):]
+        t = self.tasks.get(owner)
+        return t.node if t is not None else ""
+
     def used_on(self, nid: str, node: str) -> bool:
-        """Whether a task of node holds an address on the network: its local part is needed there."""
-        return any((t := self.tasks.get(tid)) is not None and t.node == node
-                   for tid in self.ipam.get(nid, {}).values())
+        """Whether a task of node (or node itself, on the ingress network) holds an address on the
+        network: its local part is needed there."""
+        return any(self._node_of(owner) == node for owner in self.ipam.get(nid, {}).values())
 
     def peers(self, nid: str, node: str) -> list[str]:
-        """Addresses of the other live nodes with a task holding an address on the network."""
-        nodes = {t.node for tid in self.ipam.get(nid, {}).values() if (t := self.tasks.get(tid)) is not None}
-        return sorted({self.alive[n] for n in nodes if n != node and self.alive.get(n)})
+        """Addresses of the other live nodes holding an address on the network."""
+        nodes = {self._node_of(owner) for owner in self.ipam.get(nid, {}).values()}
+        return sorted({self.alive[n] for n in nodes if n and n != node and self.alive.get(n)})
 
-    def records(self, nid: str) -> dict[str, list[str]]:
-        """DNS names of the network's running tasks: each task's name, then its service's name and
-        tasks.<service>, with every running task's address (round robin: no virtual IP)."""
-        tasks: dict[str, list[str]] = {}
-        services: dict[str, list[str]] = {}
+    def vip(self, nid: str, sid: str) -> str:
+        """The service's virtual IP on the network ("" if none yet): the lowest it holds."""
+        mine = [ip for ip, owner in self.ipam.get(nid, {}).items() if owner == VIP + sid]
+        return min(mine, key=ipaddress.IPv4Address) if mine else ""
+
+    def backends(self, nid: str) -> dict[str, list[str]]:
+        """Service id -> the addresses of its running tasks on the network, in address order."""
+        out: dict[str, list[str]] = {}
         for ip, tid in sorted(self.ipam.get(nid, {}).items(), key=lambda kv: ipaddress.IPv4Address(kv[0])):
             t, st = self.tasks.get(tid), self.statuses.get(tid)
             if t is None or t.desired_state != "running" or st is None or st.state != "running":
                 continue
-            tasks[t.name] = [ip]
-            for name in (t.service_name, f"tasks.{t.service_name}"):
-                services.setdefault(name, []).append(ip)
-        return tasks | services
+            out.setdefault(t.service_id, []).append(ip)
+        return out
+
+    def records(self, nid: str) -> dict[str, list[str]]:
+        """DNS names of the network: each running task's name, tasks.<service> (the running tasks'
+        addresses), and the service's name (its virtual IP, or the tasks' addresses with endpoint
+        mode dnsrr). Nothing on the ingress network: it only carries published ports."""
+        net = self.networks.get(nid)
+        if net is None or net.ingress:
+            return {}
+        tasks: dict[str, list[str]] = {}
+        services: dict[str, list[str]] = {}
+        backends = self.backends(nid)
+        for ip, tid in self.ipam.get(nid, {}).items():
+            t = self.tasks.get(tid)
+            if t is not None and ip in backends.get(t.service_id, []):
+                tasks[t.name] = [ip]
+        for sid, svc in sorted(self.services.items(), key=lambda kv: kv[1].spec.name):
+            ips, vip = backends.get(sid, []), self.vip(nid, sid)
+            if self.wants_vip(sid, net) and vip:
+                services[svc.spec.name] = [vip]
+            elif ips:
+                services[svc.spec.name] = list(ips)
+            if ips:
+                services[f"tasks.{svc.spec.name}"] = list(ips)
+        return dict(sorted(tasks.items())) | services
+
+    def balancers(self, nid: str) -> list[npb.Balancer]:
+        """netsvc's balancers of the network: each service's VIP and running tasks; on the ingress
+        network, each publishing service's tasks and ports (no VIP: the node's rules pick a task)."""
+        net = self.networks.get(nid)
+        if net is None:
+            return []
+        backends = self.backends(nid)
+        out = []
+        for sid, svc in sorted(self.services.items()):
+            if net.ingress:
+                ports = [npb.PortBinding(protocol=str(p.get("protocol") or "tcp"), host_port=int(p["published"]),
+                                         container_port=int(p["target"])) for p in ingress_ports(svc.spec)]
+                if ports:
+                    out.append(npb.Balancer(backends=backends.get(sid, []), ports=ports))
+            elif self.wants_vip(sid, net) and (vip := self.vip(nid, sid)):
+                out.append(npb.Balancer(vip=vip, backends=backends.get(sid, [])))
+        return out
+
+    def wants_vip(self, sid: str, net: OverlayNetwork) -> bool:
+        svc = self.services.get(sid)
+        return (svc is not None and not net.ingress and svc.spec.endpoint_mode != "dnsrr"
+                and names_network(svc.spec, net))
 
     def garbage(self) -> list[tuple[str, str, str]]:
-        """(network id, address, task id) of addresses whose task is forgotten."""
-        return [(nid, ip, tid) for nid, addrs in self.ipam.items() for ip, tid in addrs.items()
-                if tid not in self.tasks]
+        """(network id, address, owner) of addresses whose owner is gone: a forgotten task, a
+        service gone (or off the network, or in dnsrr mode), a duplicate VIP, a removed node, or
+        a node's ingress address once no service publishes a port."""
+        out = []
+        mesh = self.mesh_needed()
+        for nid, addrs in self.ipam.items():
+            net = self.networks.get(nid)
+            for ip, owner in addrs.items():
+                if owner.startswith(VIP):
+                    sid = owner[len(VIP):]
+                    keep = net is not None and self.wants_vip(sid, net) and self.vip(nid, sid) == ip
+                elif owner.startswith(NODE):
+                    keep = owner[len(NODE):] in self.nodes and mesh
+                else:
+                    keep = owner in self.tasks
+                if not keep:
+                    out.append((nid, ip, owner))
+        return out
 
 
 def _range_unchanged_since(prefix: str, revision: int) -> Compare:
@@ -248,8 +355,8 @@ class OverlayStore:
         raise errors.NotFound(f"network {ref} not found")
 
     def create(self, name: str, ipam: list[npb.IPAMConfig], internal: bool, labels: dict[str, str],
-               options: dict[str, str], port: int,
-               taken_here: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> OverlayNetwork:
+               options: dict[str, str], port: int, taken_here: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+               ingress: bool = False) -> OverlayNetwork:
         """A new network; subnet and VNI are chosen against the networks that exist, and the write
         fails (and is tried again) if another network was created meanwhile."""
         prefix, name_key = self._key("networks", ""), self._key("netnames", name)
@@ -265,7 +372,7 @@ class OverlayStore:
             nid = new_id()
             net = OverlayNetwork(id=nid, name=name, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                  vni=vni_for(nid, (o.vni for o in others)), port=port, internal=internal,
-                                 labels=dict(labels), options=dict(options))
+                                 ingress=ingress, labels=dict(labels), options=dict(options))
             res = self.etcd.txn(compare=[Compare.version(name_key, "=", 0), _range_unchanged_since(prefix, rev)],
                                 success=[Op.put(name_key, nid.encode()),
                                          Op.put(self._key("networks", nid), net.dump())])
@@ -282,31 +389,34 @@ class OverlayStore:
             for kv in res.responses[0].kvs:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     svc = Service.load(kv.value)
-                    if any(r in (net.id, net.name) for s in (svc.spec, svc.previous) if s for r in s.networks):
+                    if any(names_network(s, net) or (net.ingress and ingress_ports(s))
+                           for s in (svc.spec, svc.previous) if s):
                         users.append(svc.spec.name)
             if users:
                 raise errors.FailedPrecondition(f"network {net.name} is in use by service {', '.join(sorted(users))}")
-            if res.responses[1].kvs:
+            held = [kv for kv in res.responses[1].kvs if not kv.value.decode().startswith((VIP, NODE))]
+            if held:
                 raise errors.FailedPrecondition(
-                    f"network {net.name} still has the addresses of {len(res.responses[1].kvs)} task(s): they are "
+                    f"network {net.name} still has the addresses of {len(held)} task(s): they are "
                     "released when their service's tasks are gone; try again then")
-            done = self.etcd.txn(
-                compare=[_range_unchanged_since(services, res.revision), _range_empty(ipam),
+            done = self.etcd.txn(  # the virtual IPs and node addresses go with it
+                compare=[_range_unchanged_since(services, res.revision), _range_unchanged_since(ipam, res.revision),
                          Compare.version(self._key("networks", net.id), ">", 0)],
                 success=[Op.delete(self._key("networks", net.id)), Op.delete(self._key("netnames", net.name)),
-                         Op.delete(self._key("ipam-last", net.id))])
+                         Op.delete(self._key("ipam-last", net.id)), Op.delete(ipam, prefix=True)])
             if done.succeeded:
                 return net
 
     def reserve(self, net: OverlayNetwork, task_id: str) -> str:
-        """The task's address on the network: the one it has, else a free one, created-if-absent."""
+        """The owner's address on the network (a task id, vip:<service> or node:<name>): the one it
+        has (the lowest, if a race gave it two), else a free one, created-if-absent."""
         prefix, last_key = self._key("ipam", net.id, ""), self._key("ipam-last", net.id)
         while True:
             res = self.etcd.txn(success=[Op.get(prefix, prefix=True), Op.get(last_key)])
             held = {kv.key[len(prefix):]: kv.value.decode() for kv in res.responses[0].kvs}
-            for ip, owner in held.items():
-                if owner == task_id:
-                    return ip
+            mine = [ip for ip, owner in held.items() if owner == task_id]
+            if mine:
+                return min(mine, key=ipaddress.IPv4Address)
             last = res.responses[1].kvs[0].value.decode() if res.responses[1].kvs else ""
             ip = next_address(net, held, last)
             key = prefix + ip
@@ -318,14 +428,24 @@ class OverlayStore:
             if self.etcd.get(self._key("networks", net.id)) is None:
                 raise errors.NotFound(f"network {net.name} was removed")
 
+    def vips(self, sid: str) -> list[tuple[str, str]]:
+        """(network id, address/prefix) of the service's virtual IPs."""
+        nets = {n.id: n for n in self.networks()}
+        out = []
+        for kv in self.etcd.get_prefix(self._key("ipam", ""))[0]:
+            nid, _, ip = kv.key[len(self._key("ipam", "")):].partition("/")
+            if kv.value.decode() == VIP + sid and nid in nets:
+                out.append((nid, f"{ip}/{ipaddress.IPv4Network(nets[nid].subnet).prefixlen}"))
+        return sorted(out)
+
     def release(self, nid: str, ip: str, task_id: str) -> bool:
-        """Free an address, if it is still the task's."""
+        """Free an address, if it is still the owner's."""
         key = self._key("ipam", nid, ip)
         return self.etcd.txn(compare=[Compare.value(key, "=", task_id)], success=[Op.delete(key)]).succeeded
 
     def view(self) -> View:
         """Networks, addresses, tasks, statuses and live nodes at one revision (one txn)."""
-        kinds = ("networks", "ipam", "tasks", "status", "alive")
+        kinds = ("networks", "ipam", "services", "tasks", "status", "nodes", "alive")
         res = self.etcd.txn(success=[Op.get(self._key(k, ""), prefix=True) for k in kinds])
         v = View()
         for kind, r in zip(kinds, res.responses, strict=True):
@@ -338,9 +458,14 @@ class OverlayStore:
                     elif kind == "ipam":
                         nid, _, ip = rest.partition("/")
                         v.ipam.setdefault(nid, {})[ip] = kv.value.decode()
+                    elif kind == "services":
+                        svc = Service.load(kv.value)
+                        v.services[svc.id] = svc
                     elif kind == "tasks":
                         t = Task.load(kv.value)
                         v.tasks[t.id] = t
+                    elif kind == "nodes":
+                        v.nodes.add(rest)
                     elif kind == "status":
                         v.statuses[rest] = TaskStatus.load(kv.value)
                     else:
@@ -386,9 +511,11 @@ class OverlayNode(threading.Thread):
         self.log = log.get("cluster")
         self._lock = threading.Lock()     # prepare and sync: a local part is not removed under a starting task
         self._wake = threading.Event()
-        self._pushed: dict[str, tuple[list[str], dict[str, list[str]]]] = {}  # network id -> (peers, records) sent
+        # network id -> (peers, records, balancers) sent
+        self._pushed: dict[str, tuple[list[str], dict[str, list[str]], list[npb.Balancer]]] = {}
         self._pushed_at = 0.0
         self._watch: Any = None
+        self._addr: str | None = None     # this node's --advertise-addr, once read
         if engine is not None and getattr(engine, "networks", None) is not None:
             engine.networks.overlays = self
 
@@ -431,27 +558,70 @@ class OverlayNode(threading.Thread):
 
     def prepare(self, t: Task, spec: ServiceSpec) -> dict[str, str]:
         """Before the task's container is created: for each overlay network of its service, the
-        task's address (reserved in etcd) and the network's local part here. {network as the spec
-        names it: address}; other networks are not in it. EtcdError: try again later."""
-        if self.engine is None or not [n for n in spec.networks if n not in ("", "default", *PREDEFINED)]:
+        task's address (reserved in etcd), the service's virtual IP and the network's local part
+        here; with ports published through the routing mesh, the same on the ingress network.
+        {network as the spec names it, or INGRESS: address}; other networks are not in it.
+        EtcdError: try again later."""
+        mesh = bool(ingress_ports(spec)) and self.has_address()
+        if self.engine is None or not (mesh or [n for n in spec.networks if n not in ("", "default", *PREDEFINED)]):
             return {}
         nets = self.overlays.networks()
         out = {}
         for ref in spec.networks:
             net = next((n for n in nets if ref in (n.id, n.name)), None)
-            if net is None:
+            if net is None or net.ingress:
                 continue
             with self._lock:
                 out[ref] = self.overlays.reserve(net, t.id)
+                if spec.endpoint_mode != "dnsrr":
+                    self.overlays.reserve(net, VIP + t.service_id)
+                self._ensure_local(net)
+        if mesh:
+            with self._lock:
+                net = self._ingress(nets)
+                out[INGRESS] = self.overlays.reserve(net, t.id)
                 self._ensure_local(net)
         return out
 
+    def has_address(self) -> bool:
+        """Whether this node has an address for tunnels (--advertise-addr): overlay networks and the
+        routing mesh need one. EtcdError until known."""
+        if self._addr is None:
+            self._addr = self.overlays.node_addr(self.node)
+        return bool(self._addr)
+
+    def _ingress(self, nets: Iterable[OverlayNetwork]) -> OverlayNetwork:
+        """The cluster's ingress network, made if no node has made it yet."""
+        found = next((n for n in nets if n.ingress), None)
+        if found is not None:
+            return found
+        here = self._netsvc().list_networks()
+        taken = [ipaddress.ip_network(c.subnet) for n in here for c in n.ipam] + routes()
+        try:
+            net = self.overlays.create(INGRESS, [], False, {}, {}, VXLAN_PORT, taken, ingress=True)
+            self.log.info("ingress network created (the routing mesh)", id=net.id, subnet=net.subnet, vni=net.vni)
+            return net
+        except errors.AlreadyExists:
+            net = self.overlays.network(INGRESS)
+            if not net.ingress:
+                raise errors.FailedPrecondition(
+                    f"the overlay network named {INGRESS} is not the routing mesh's: remove it, or publish the "
+                    "service's ports with mode=host") from None
+            return net
+
     def _ensure_local(self, net: OverlayNetwork) -> None:
         netsvc = self._netsvc()
+        host = ""
+        if net.ingress:  # this node's own address on it: published ports are routed through it
+            prefix = ipaddress.IPv4Network(net.subnet).prefixlen
+            host = f"{self.overlays.reserve(net, NODE + self.node)}/{prefix}"
         with contextlib.suppress(errors.NotFound):
             have = netsvc.inspect(net.id)
             if have.id == net.id:
-                return  # peers and records follow at the sync
+                if host and have.overlay.host_address != host and not have.endpoints:
+                    netsvc.remove(net.id)  # made with an address released meanwhile: made again below
+                else:
+                    return  # peers and records follow at the sync
         addr = self.overlays.node_addr(self.node)
         if not addr:
             raise errors.FailedPrecondition(f"overlay network {net.name} needs this node's address: start palletd "
@@ -461,14 +631,14 @@ class OverlayNode(threading.Thread):
             name=net.name, driver="overlay", id=net.id, internal=net.internal, labels=net.labels,
             options=net.options, ipam=[npb.IPAMConfig(subnet=net.subnet, gateway=net.gateway, ip_range=net.ip_range)],
             overlay=npb.OverlayConfig(vni=net.vni, local_address=addr, peers=view.peers(net.id, self.node),
-                                      port=net.port))
+                                      port=net.port, host_address=host))
         try:
             netsvc.create(req)
         except errors.AlreadyExists as exc:
             raise errors.FailedPrecondition(f"overlay network {net.name} cannot be set up on node {self.node}: "
                                             f"{exc}") from None
         self.log.info("overlay network set up here", network=net.name, vni=net.vni, local=addr,
-                      peers=list(req.overlay.peers))
+                      peers=list(req.overlay.peers), host_address=host)
         self._pushed.pop(net.id, None)
         self.wake()
 
@@ -521,9 +691,12 @@ class OverlayNode(threading.Thread):
         netsvc = self._netsvc()
         with self._lock:
             view = self.overlays.view()
-            for nid, ip, tid in view.garbage():
-                if self.overlays.release(nid, ip, tid):
-                    self.log.info("overlay: address of a forgotten task released", network=nid, ip=ip, task=tid)
+            for nid, ip, owner in view.garbage():
+                if self.overlays.release(nid, ip, owner):
+                    self.log.info("overlay: address released", network=nid, ip=ip, owner=owner)
+            if view.mesh_needed() and self.has_address():  # the routing mesh: every node has the ingress network
+                self._ensure_local(self._ingress(list(view.networks.values())))
+                view = self.overlays.view()
             resync = time.monotonic() - self._pushed_at >= RESYNC
             for local in netsvc.list_networks(["driver=overlay"]):
                 nid = local.id
@@ -533,10 +706,11 @@ class OverlayNode(threading.Thread):
                         self._pushed.pop(nid, None)
                         self.log.info("overlay network removed here: no task uses it", network=local.name)
                     continue  # with containers still attached, it goes when they have
-                state = (view.peers(nid, self.node), view.records(nid))
+                state = (view.peers(nid, self.node), view.records(nid), view.balancers(nid))
                 if resync or self._pushed.get(nid) != state:
                     netsvc.set_peers(nid, state[0])
                     netsvc.set_records(nid, state[1])
+                    netsvc.set_balancers(nid, state[2])
                     self._pushed[nid] = state
             if resync:
                 self._pushed_at = time.monotonic()

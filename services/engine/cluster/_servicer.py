@@ -50,7 +50,7 @@ def spec_to_pb(spec: ServiceSpec) -> pb.ServiceSpec:
         health_retries=spec.health_retries, restart_condition=spec.restart_condition,
         restart_delay=spec.restart_delay, restart_max_attempts=spec.restart_max_attempts,
         stop_grace_period=spec.stop_grace_period, update=_update_to_pb(spec.update),
-        rollback=_update_to_pb(spec.rollback))
+        rollback=_update_to_pb(spec.rollback), endpoint_mode=spec.endpoint_mode)
 
 
 def spec_from_pb(msg: pb.ServiceSpec) -> ServiceSpec:
@@ -70,7 +70,8 @@ def spec_from_pb(msg: pb.ServiceSpec) -> ServiceSpec:
         restart_delay=msg.restart_delay if msg.HasField("restart_delay") else d.restart_delay,
         restart_max_attempts=msg.restart_max_attempts,
         stop_grace_period=msg.stop_grace_period if msg.HasField("stop_grace_period") else d.stop_grace_period,
-        update=_update_from_pb(msg.update, d.update), rollback=_update_from_pb(msg.rollback, d.rollback))
+        update=_update_from_pb(msg.update, d.update), rollback=_update_from_pb(msg.rollback, d.rollback),
+        endpoint_mode=msg.endpoint_mode or d.endpoint_mode)
 
 
 # -- records -> protobuf ---------------------------------------------------------------------
@@ -92,9 +93,10 @@ def node_to_pb(view: NodeView) -> pb.Node:
     return out
 
 
-def service_to_pb(svc: Service, tasks: list[tuple[Task, TaskStatus | None]]) -> pb.Service:
+def service_to_pb(svc: Service, tasks: list[tuple[Task, TaskStatus | None]],
+                  vips: list[tuple[str, str]] | None = None) -> pb.Service:
     """The service, with `service ls`'s counts: slots (nodes, for global) that run a task, and
-    that should."""
+    that should; vips: (network id, address/prefix) of its virtual IPs."""
     def where(t: Task) -> str | int:
         return t.node if svc.spec.mode == "global" else t.slot
 
@@ -102,7 +104,8 @@ def service_to_pb(svc: Service, tasks: list[tuple[Task, TaskStatus | None]]) -> 
     running = len({where(t) for t, st in mine if st is not None and st.state == "running"})
     desired = len({t.node for t, _ in mine}) if svc.spec.mode == "global" else svc.spec.replicas
     out = pb.Service(id=svc.id, spec=spec_to_pb(svc.spec), version=svc.version, update_state=svc.update_state,
-                     update_message=svc.update_message, desired=desired, running=running)
+                     update_message=svc.update_message, desired=desired, running=running,
+                     virtual_ips=[pb.VirtualIP(network_id=n, addr=a) for n, a in vips or []])
     if svc.previous is not None:
         out.previous.CopyFrom(spec_to_pb(svc.previous))
     _ts(out.created, svc.created_at)
@@ -194,8 +197,11 @@ class ClusterServicer(pb_grpc.ClusterServicer):
     # -- services
 
     def _service_pb(self, svc: Service) -> pb.Service:
+        from pallet.engine.cluster._overlay import OverlayStore
+
         c = self._c()
-        return service_to_pb(svc, self._call(lambda: c.store.tasks(svc.id)))
+        return service_to_pb(svc, self._call(lambda: c.store.tasks(svc.id)),
+                             self._call(lambda: OverlayStore(c.store).vips(svc.id)))
 
     def ServiceCreate(self, request: pb.ServiceCreateRequest, context: Any) -> pb.Service:
         c = self._c()

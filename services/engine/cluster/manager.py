@@ -159,8 +159,29 @@ class Cluster:
 
     def service_create(self, spec: ServiceSpec) -> Service:
         validate(spec)
+        self._claim_ports(spec, "")
         spec.image = self.pin_image(spec.image)
         return self.store.create_service(Service(id=new_id(), spec=spec))
+
+    def _claim_ports(self, spec: ServiceSpec, sid: str) -> None:
+        """Published ports of the routing mesh are cluster-wide: one service each. A port published
+        as 0 gets a free one of 30000-32767, as Docker gives it (kept by later updates)."""
+        taken = {(str(p.get("protocol") or "tcp"), int(p.get("published") or 0)): s.spec.name
+                 for s in self.store.services() if s.id != sid for p in s.spec.ports
+                 if (p.get("mode") or "ingress") == "ingress"}
+        for p in spec.ports:
+            if (p.get("mode") or "ingress") != "ingress":
+                continue
+            key = (str(p.get("protocol") or "tcp"), int(p.get("published") or 0))
+            if key[1] == 0:
+                free = next((n for n in range(30000, 32768) if (key[0], n) not in taken), 0)
+                if not free:
+                    raise errors.ResourceExhausted("no free port left in 30000-32767 for the routing mesh")
+                p["published"], key = free, (key[0], free)
+            elif key in taken:
+                raise errors.FailedPrecondition(f"port '{key[1]}' is already in use by service '{taken[key]}' "
+                                                f"({key[0]}): publish another port")
+            taken[key] = spec.name
 
     def service_update(self, ref: str, change: Callable[[ServiceSpec], None], force: bool = False,
                        expected_version: int = 0) -> Service:
@@ -174,6 +195,13 @@ class Cluster:
             new = ServiceSpec.from_dict(_plain(svc.spec))
             change(new)
             validate(new)
+            for p in new.ports:  # a port the mesh chose stays the service's
+                if not int(p.get("published") or 0):
+                    old = next((q for q in svc.spec.ports if int(q.get("target", 0)) == int(p.get("target", 0))
+                                and q.get("protocol") == p.get("protocol") and q.get("mode") == p.get("mode")), None)
+                    if old is not None:
+                        p["published"] = old.get("published", 0)
+            self._claim_ports(new, svc.id)
             if new.image != svc.spec.image:
                 new.image = self.pin_image(new.image)
             if new == svc.spec and not force:
@@ -272,6 +300,14 @@ def validate(spec: ServiceSpec) -> None:
                                          "or rollback")
         if cfg.parallelism < 0:
             raise errors.InvalidArgument("update parallelism must be 0 (all at once) or more")
+    if spec.endpoint_mode not in ("vip", "dnsrr"):
+        raise errors.InvalidArgument(f"invalid endpoint mode {spec.endpoint_mode!r}: use vip or dnsrr")
+    for p in spec.ports:
+        if (p.get("mode") or "ingress") not in ("ingress", "host"):
+            raise errors.InvalidArgument(f"invalid port mode {p.get('mode')!r}: use ingress or host")
+        if spec.endpoint_mode == "dnsrr" and (p.get("mode") or "ingress") == "ingress":
+            raise errors.InvalidArgument("port published with ingress mode can't be used with dnsrr mode: publish "
+                                         "with mode=host, or use --endpoint-mode vip")
     if spec.restart_condition not in ("any", "on-failure", "none"):
         raise errors.InvalidArgument(f"invalid restart condition {spec.restart_condition!r}: use any, on-failure "
                                      "or none")

@@ -1396,7 +1396,7 @@ class UpdateConfig(_message.Message):
     def __init__(self, parallelism: _Optional[int] = ..., delay: _Optional[float] = ..., failure_action: _Optional[str] = ..., monitor: _Optional[float] = ..., max_failure_ratio: _Optional[float] = ..., order: _Optional[str] = ...) -> None: ...
 
 class ServiceSpec(_message.Message):
-    __slots__ = ("name", "image", "command", "args", "env", "labels", "container_labels", "mounts", "ports", "networks", "constraints", "mode", "replicas", "workdir", "user", "health_cmd", "health_interval", "health_retries", "restart_condition", "restart_delay", "restart_max_attempts", "stop_grace_period", "update", "rollback")
+    __slots__ = ("name", "image", "command", "args", "env", "labels", "container_labels", "mounts", "ports", "networks", "constraints", "mode", "replicas", "workdir", "user", "health_cmd", "health_interval", "health_retries", "restart_condition", "restart_delay", "restart_max_attempts", "stop_grace_period", "update", "rollback", "endpoint_mode")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1435,6 +1435,7 @@ class ServiceSpec(_message.Message):
     STOP_GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_MODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     image: str
     command: _containers.RepeatedScalarFieldContainer[str]
@@ -1459,10 +1460,11 @@ class ServiceSpec(_message.Message):
     stop_grace_period: float
     update: UpdateConfig
     rollback: UpdateConfig
-    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., container_labels: _Optional[_Mapping[str, str]] = ..., mounts: _Optional[_Iterable[_Union[ServiceMount, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[ServicePort, _Mapping]]] = ..., networks: _Optional[_Iterable[str]] = ..., constraints: _Optional[_Iterable[str]] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., health_cmd: _Optional[_Iterable[str]] = ..., health_interval: _Optional[float] = ..., health_retries: _Optional[int] = ..., restart_condition: _Optional[str] = ..., restart_delay: _Optional[float] = ..., restart_max_attempts: _Optional[int] = ..., stop_grace_period: _Optional[float] = ..., update: _Optional[_Union[UpdateConfig, _Mapping]] = ..., rollback: _Optional[_Union[UpdateConfig, _Mapping]] = ...) -> None: ...
+    endpoint_mode: str
+    def __init__(self, name: _Optional[str] = ..., image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., container_labels: _Optional[_Mapping[str, str]] = ..., mounts: _Optional[_Iterable[_Union[ServiceMount, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[ServicePort, _Mapping]]] = ..., networks: _Optional[_Iterable[str]] = ..., constraints: _Optional[_Iterable[str]] = ..., mode: _Optional[str] = ..., replicas: _Optional[int] = ..., workdir: _Optional[str] = ..., user: _Optional[str] = ..., health_cmd: _Optional[_Iterable[str]] = ..., health_interval: _Optional[float] = ..., health_retries: _Optional[int] = ..., restart_condition: _Optional[str] = ..., restart_delay: _Optional[float] = ..., restart_max_attempts: _Optional[int] = ..., stop_grace_period: _Optional[float] = ..., update: _Optional[_Union[UpdateConfig, _Mapping]] = ..., rollback: _Optional[_Union[UpdateConfig, _Mapping]] = ..., endpoint_mode: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("id", "spec", "version", "previous", "update_state", "update_message", "created", "updated", "desired", "running")
+    __slots__ = ("id", "spec", "version", "previous", "update_state", "update_message", "created", "updated", "desired", "running", "virtual_ips")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -1473,6 +1475,7 @@ class Service(_message.Message):
     UPDATED_FIELD_NUMBER: _ClassVar[int]
     DESIRED_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_IPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: ServiceSpec
     version: int
@@ -1483,7 +1486,16 @@ class Service(_message.Message):
     updated: _timestamp_pb2.Timestamp
     desired: int
     running: int
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., previous: _Optional[_Union[ServiceSpec, _Mapping]] = ..., update_state: _Optional[str] = ..., update_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., desired: _Optional[int] = ..., running: _Optional[int] = ...) -> None: ...
+    virtual_ips: _containers.RepeatedCompositeFieldContainer[VirtualIP]
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., version: _Optional[int] = ..., previous: _Optional[_Union[ServiceSpec, _Mapping]] = ..., update_state: _Optional[str] = ..., update_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., desired: _Optional[int] = ..., running: _Optional[int] = ..., virtual_ips: _Optional[_Iterable[_Union[VirtualIP, _Mapping]]] = ...) -> None: ...
+
+class VirtualIP(_message.Message):
+    __slots__ = ("network_id", "addr")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    addr: str
+    def __init__(self, network_id: _Optional[str] = ..., addr: _Optional[str] = ...) -> None: ...
 
 class ServiceCreateRequest(_message.Message):
     __slots__ = ("spec",)

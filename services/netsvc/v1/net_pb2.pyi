@@ -20,21 +20,23 @@ class IPAMConfig(_message.Message):
     def __init__(self, subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., ip_range: _Optional[str] = ...) -> None: ...
 
 class OverlayConfig(_message.Message):
-    __slots__ = ("vni", "local_address", "peers", "port", "vxlan")
+    __slots__ = ("vni", "local_address", "peers", "port", "vxlan", "host_address")
     VNI_FIELD_NUMBER: _ClassVar[int]
     LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PEERS_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     VXLAN_FIELD_NUMBER: _ClassVar[int]
+    HOST_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     vni: int
     local_address: str
     peers: _containers.RepeatedScalarFieldContainer[str]
     port: int
     vxlan: str
-    def __init__(self, vni: _Optional[int] = ..., local_address: _Optional[str] = ..., peers: _Optional[_Iterable[str]] = ..., port: _Optional[int] = ..., vxlan: _Optional[str] = ...) -> None: ...
+    host_address: str
+    def __init__(self, vni: _Optional[int] = ..., local_address: _Optional[str] = ..., peers: _Optional[_Iterable[str]] = ..., port: _Optional[int] = ..., vxlan: _Optional[str] = ..., host_address: _Optional[str] = ...) -> None: ...
 
 class Network(_message.Message):
-    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "enable_ipv6", "ipam", "options", "labels", "bridge", "endpoints", "is_default", "overlay")
+    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "enable_ipv6", "ipam", "options", "labels", "bridge", "endpoints", "is_default", "overlay", "ingress")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +65,7 @@ class Network(_message.Message):
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     driver: str
@@ -77,7 +80,8 @@ class Network(_message.Message):
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     is_default: bool
     overlay: OverlayConfig
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., is_default: _Optional[bool] = ..., overlay: _Optional[_Union[OverlayConfig, _Mapping]] = ...) -> None: ...
+    ingress: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., internal: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., is_default: _Optional[bool] = ..., overlay: _Optional[_Union[OverlayConfig, _Mapping]] = ..., ingress: _Optional[bool] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("id", "network_id", "network_name", "container_id", "container_name", "ipv4_address", "ipv4_gateway", "ipv6_address", "ipv6_gateway", "mac_address", "aliases", "dns_names", "interface")
@@ -244,6 +248,28 @@ class SetRecordsRequest(_message.Message):
     def __init__(self, network: _Optional[str] = ..., records: _Optional[_Iterable[_Union[DnsRecord, _Mapping]]] = ...) -> None: ...
 
 class SetRecordsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Balancer(_message.Message):
+    __slots__ = ("vip", "backends", "ports")
+    VIP_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    vip: str
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    ports: _containers.RepeatedCompositeFieldContainer[PortBinding]
+    def __init__(self, vip: _Optional[str] = ..., backends: _Optional[_Iterable[str]] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ...) -> None: ...
+
+class SetBalancersRequest(_message.Message):
+    __slots__ = ("network", "balancers")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    BALANCERS_FIELD_NUMBER: _ClassVar[int]
+    network: str
+    balancers: _containers.RepeatedCompositeFieldContainer[Balancer]
+    def __init__(self, network: _Optional[str] = ..., balancers: _Optional[_Iterable[_Union[Balancer, _Mapping]]] = ...) -> None: ...
+
+class SetBalancersResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 

@@ -69,6 +69,11 @@ class NetworksStub:
                 request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.SerializeToString,
                 response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.FromString,
                 _registered_method=True)
+        self.SetBalancers = channel.unary_unary(
+                '/pallet.net.v1.Networks/SetBalancers',
+                request_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersRequest.SerializeToString,
+                response_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersResponse.FromString,
+                _registered_method=True)
 
 
 class NetworksServicer:
@@ -124,6 +129,17 @@ class NetworksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBalancers(self, request, context):
+        """SetBalancers replaces an overlay network's virtual IPs. In every sandbox on
+        the network, a connection to a virtual IP goes to one of its backends, chosen
+        per connection. With the network's host address (the ingress network), each
+        balancer's published ports on every address of this node go to its backends
+        too: the routing mesh. Kept in memory: palletd sends them again periodically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NetworksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +177,11 @@ def add_NetworksServicer_to_server(servicer, server):
                     servicer.SetRecords,
                     request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.FromString,
                     response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.SerializeToString,
+            ),
+            'SetBalancers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBalancers,
+                    request_deserializer=pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersRequest.FromString,
+                    response_serializer=pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +373,33 @@ class Networks:
             '/pallet.net.v1.Networks/SetRecords',
             pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsRequest.SerializeToString,
             pallet_dot_net_dot_v1_dot_net__pb2.SetRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBalancers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pallet.net.v1.Networks/SetBalancers',
+            pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersRequest.SerializeToString,
+            pallet_dot_net_dot_v1_dot_net__pb2.SetBalancersResponse.FromString,
             options,
             channel_credentials,
             insecure,
