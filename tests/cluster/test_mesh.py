@@ -12,6 +12,9 @@ node 3, is on the same overlay network only. Checked for real, over VXLAN betwee
 - probe, on an overlay network only, reaches an address outside the cluster (pallet_gwbridge);
 - a port published with mode=host answers on the task's node only;
 - when the services are gone, the ingress network's local parts and every address go too.
+
+And images: a service's image, from the lab's registry, is pinned to its digest at create; nodes
+that lack it pull exactly that digest, also after the tag has moved on, until `--image` asks again.
 """
 
 from __future__ import annotations
@@ -33,18 +36,21 @@ from pallet import errors
 from pallet.engine.cluster._model import Service, ServiceSpec, new_id
 
 from tests.cluster._lab import Lab
+from tests.registry._server import run_docker_registry
 
 HTTPD = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
 @pytest.fixture(scope="module")
 def lab(busybox_tar: str) -> Iterator[Lab]:
-    if os.geteuid() != 0 or not shutil.which("etcd") or not shutil.which("nsenter"):
-        pytest.skip("needs root, etcd and nsenter")
-    with Lab(3, busybox_tar) as lab:
+    """Three nodes, and a registry (Debian's docker-registry) on the lab's bridge: lab.registry."""
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in ("etcd", "nsenter", "docker-registry")):
+        pytest.skip("needs root, etcd, nsenter and docker-registry")
+    with Lab(3, busybox_tar) as lab, run_docker_registry(lab.tmp, host=lab.gateway) as registry:
+        lab.registry = registry  # type: ignore[attr-defined]
         lab.etcd.start()
         for i in range(3):
-            lab.start_node(i)
+            lab.start_node(i, ["--insecure-registry", registry])
         lab.wait("three nodes ready", lambda: sum(1 for n in lab.store.nodes() if n.alive) == 3)
         yield lab
 
@@ -216,3 +222,47 @@ def _ipam(lab: Lab, nid: str) -> dict[str, str]:
     """address -> owner on the network, from etcd."""
     prefix = lab.store.key("ipam", nid, "")
     return {kv.key[len(prefix):]: kv.value.decode() for kv in lab.store.etcd.get_prefix(prefix)[0]}
+
+
+def _digest_of(lab: Lab, i: int, cid: str) -> str:
+    """The manifest digest of the image node i's container runs (from the image's RepoDigests)."""
+    image = json.loads(_ctl(lab, i, "inspect", cid).stdout)[0]["Image"]
+    digests = json.loads(_ctl(lab, i, "image", "inspect", image).stdout)[0]["RepoDigests"]
+    return str(digests[0].split("@", 1)[1])
+
+
+@pytest.mark.integration
+def test_image_pinned_to_its_digest_and_pulled_by_every_node(lab: Lab, busybox_tar: str) -> None:
+    reg = lab.registry  # type: ignore[attr-defined]
+    ref = f"{reg}/pin{uuid.uuid4().hex[:6]}/busybox:1"
+    _ctl(lab, 0, "tag", "busybox:latest", ref)
+    _ctl(lab, 0, "push", ref)
+    first = _ctl(lab, 0, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref).stdout.strip()
+    digest = first.split("@", 1)[1]
+    svc = None
+    try:
+        _ctl(lab, 1, "service", "create", "-d", "--name", "pinned", "--mode", "global", "--stop-grace-period", "1s",
+             ref, "sleep", "600")
+        svc = lab.store.service("pinned")
+        assert svc.spec.image == f"{ref}@{digest}"
+        running = lab.wait("a task on every node", lambda: len(r := _running(lab, svc.id)) == 3 and r)
+        for node, cid in running.values():
+            assert _digest_of(lab, int(node[1]) - 1, cid) == digest  # nodes 2 and 3 pulled it
+        # the tag moves on (another image pushed under it): a forced update keeps the pinned digest
+        _ctl(lab, 0, "import", "-c", 'CMD ["sh", "-c", "sleep 600"]', busybox_tar, ref)
+        _ctl(lab, 0, "push", ref)
+        moved = _ctl(lab, 0, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref).stdout.strip()
+        assert moved.split("@", 1)[1] != digest
+        _ctl(lab, 2, "service", "update", "-d", "--force", "pinned")
+        lab.wait("the forced update rolled out", lambda: len(r := _running(lab, svc.id)) == 3
+                 and not set(r) & set(running) and r, timeout=90)
+        for node, cid in _running(lab, svc.id).values():
+            assert _digest_of(lab, int(node[1]) - 1, cid) == digest
+        # --image asks the registry again: the new digest, on every node
+        _ctl(lab, 2, "service", "update", "-d", "--image", ref, "pinned")
+        new = moved.split("@", 1)[1]
+        assert lab.store.service("pinned").spec.image == f"{ref}@{new}"
+        lab.wait("every node runs the new digest", lambda: len(r := _running(lab, svc.id)) == 3 and all(
+            _digest_of(lab, int(node[1]) - 1, cid) == new for node, cid in r.values()), timeout=90)
+    finally:
+        _remove(lab, svc)

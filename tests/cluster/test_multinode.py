@@ -53,9 +53,12 @@ def _remove(lab: Lab, name: str) -> None:
         svc = lab.store.remove_service(name)
     except Exception:  # noqa: BLE001 - already gone
         return
-    lab.wait(f"{name}'s containers gone", lambda: all(
-        not _containers(lab, i, name) for i in range(3) if lab.engines[i] and lab.engines[i].proc
-        and lab.engines[i].proc.poll() is None), timeout=60)
+    def up(i: int) -> bool:
+        eng = lab.engines[i]
+        return eng is not None and eng.proc is not None and eng.proc.poll() is None
+
+    lab.wait(f"{name}'s containers gone", lambda: all(not _containers(lab, i, name) for i in range(3) if up(i)),
+             timeout=60)
     lab.wait(f"{name}'s tasks forgotten", lambda: not lab.store.tasks(svc.id) or None, timeout=30)
 
 

@@ -24,12 +24,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
             return
         time.sleep(0.05)
     raise RuntimeError(f"server did not listen on {port}")
@@ -177,8 +177,8 @@ def run_registry(root: str, *extra: str, port: int | None = None) -> Iterator[Re
 
 
 @contextlib.contextmanager
-def run_docker_registry(tmp: str) -> Iterator[str]:
-    """Debian's CNCF distribution registry on a free port; yields host:port."""
+def run_docker_registry(tmp: str, host: str = "127.0.0.1") -> Iterator[str]:
+    """Debian's CNCF distribution registry on a free port of host; yields host:port."""
     port = free_port()
     data = os.path.join(tmp, "distribution")
     os.makedirs(data, exist_ok=True)
@@ -193,13 +193,13 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:{port}
+  addr: {host}:{port}
 """)
     with open(os.path.join(tmp, "distribution.log"), "wb") as err:
         proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", cfg], stdout=err, stderr=err)
     try:
-        wait_port(port, proc)
-        yield f"127.0.0.1:{port}"
+        wait_port(port, proc, host=host)
+        yield f"{host}:{port}"
     finally:
         proc.terminate()
         try:
