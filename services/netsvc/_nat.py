@@ -18,7 +18,7 @@ A network (bridge B, subnet S); each rule carries `-m comment --comment "net=S"`
     filter  T-FORWARD      -o B -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT      not internal
     filter  T-FORWARD      -o B -m conntrack --ctstate DNAT -j ACCEPT                     not internal
     filter  T-FORWARD      -i B ! -o B -j ACCEPT                         not internal
-    filter  T-FORWARD      -i B -o B -j ACCEPT
+    filter  T-FORWARD      -i B -o B -j ACCEPT                           (-j DROP with ICC off)
     filter  T-FORWARD      -o B -j DROP                                  not internal: nothing unpublished in
     filter  T-ISOLATION    -i B ! -o B -m conntrack ! --ctstate DNAT -j T-ISOLATION-2      not internal
     filter  T-ISOLATION-2  -o B -j DROP                                  not internal
@@ -285,8 +285,9 @@ class Firewall:
     # -- networks
 
     def _network_rules(self, bridge: str, subnet: str, internal: bool, masquerade: bool,
-                       ingress: bool = False) -> list[tuple[str, str, str]]:
-        """(table, chain, spec) of a network, in the order they are added."""
+                       ingress: bool = False, icc: bool = True) -> list[tuple[str, str, str]]:
+        """(table, chain, spec) of a network, in the order they are added. icc=False: containers of
+        the network do not reach each other (bridged traffic, seen through br_netfilter)."""
         if not _IFNAME_RE.fullmatch(bridge):
             raise ValueError(f"invalid bridge name {bridge!r}")
         net = ipaddress.ip_network(subnet, strict=False)
@@ -294,7 +295,7 @@ class Firewall:
         if internal:
             return [("filter", self.iso1, f"-i {b} ! -o {b} {c} -j DROP"),
                     ("filter", self.iso1, f"! -i {b} -o {b} {c} -j DROP"),
-                    ("filter", self.fwd, f"-i {b} -o {b} {c} -j ACCEPT")]
+                    ("filter", self.fwd, f"-i {b} -o {b} {c} -j {'ACCEPT' if icc else 'DROP'}")]
         rules = [("nat", self.post, f"-s {net} ! -o {b} {c} -j MASQUERADE")] if masquerade else []
         # Hairpin: a container reaching a published port of its own network through a host address.
         rules.append(("nat", self.post, f"-s {net} -o {b} -m conntrack --ctstate DNAT {c} -j MASQUERADE"))
@@ -308,16 +309,16 @@ class Firewall:
             ("filter", self.fwd, f"-o {b} -m conntrack --ctstate RELATED,ESTABLISHED {c} -j ACCEPT"),
             ("filter", self.fwd, f"-o {b} -m conntrack --ctstate DNAT {c} -j ACCEPT"),
             ("filter", self.fwd, f"-i {b} ! -o {b} {c} -j ACCEPT"),
-            ("filter", self.fwd, f"-i {b} -o {b} {c} -j ACCEPT"),
+            ("filter", self.fwd, f"-i {b} -o {b} {c} -j {'ACCEPT' if icc else 'DROP'}"),
             # Anything else into the bridge (a neighbour routing to the subnet) is dropped: only
             # published ports (DNAT) and replies come in, whatever the FORWARD policy is.
             ("filter", self.fwd, f"-o {b} {c} -j DROP"),
         ]
 
     def add_network(self, bridge: str, subnet: str, internal: bool, masquerade: bool = True,
-                    ingress: bool = False) -> None:
+                    ingress: bool = False, icc: bool = True) -> None:
         """Forwarding, isolation and masquerading for a bridge network; adds only what is missing."""
-        rules = self._network_rules(bridge, subnet, internal, masquerade, ingress)
+        rules = self._network_rules(bridge, subnet, internal, masquerade, ingress, icc)
         with self._lock:
             plan = self._read(_family(subnet))
             self._base(plan)
@@ -325,11 +326,12 @@ class Firewall:
                 plan.add(table, chain, spec)
             self._apply(_family(subnet), plan)
 
-    def remove_network(self, bridge: str, subnet: str, internal: bool = False, masquerade: bool = True) -> None:
+    def remove_network(self, bridge: str, subnet: str, internal: bool = False, masquerade: bool = True,
+                       ingress: bool = False, icc: bool = True) -> None:
         """Delete the network's rules that exist. Every variant goes (the flags only mirror add_network),
         so a wrong flag, a half-made network or a second call still ends with nothing left."""
-        rules = {r for i in (False, True) for m in (False, True) for g in (False, True)
-                 for r in self._network_rules(bridge, subnet, i, m, g)}
+        rules = {r for i in (False, True) for m in (False, True) for g in (False, True) for icc in (False, True)
+                 for r in self._network_rules(bridge, subnet, i, m, g, icc)}
         with self._lock:
             plan = self._read(_family(subnet))
             for table, chain, spec in rules:

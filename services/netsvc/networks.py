@@ -47,6 +47,7 @@ from pallet.net.v1 import net_pb2 as pb
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 MASQ_OPT = "com.docker.network.bridge.enable_ip_masquerade"
+ICC_OPT = "com.docker.network.bridge.enable_icc"
 VNI_OPT = "com.docker.network.driver.overlay.vxlanid_list"  # as Docker shows it
 VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 MIN_ID_PREFIX = 12
@@ -192,13 +193,14 @@ class NetworkManager:
             self.fw.add_network(net.bridge, c.subnet, *self._fw_mode(net))
 
     @staticmethod
-    def _fw_mode(net: pb.Network) -> tuple[bool, bool, bool]:
-        """(internal, masquerade, ingress) as the firewall sees the network. An overlay's bridge has
-        no address, so nothing is routed in or out of it: to the firewall it is internal. The
+    def _fw_mode(net: pb.Network) -> tuple[bool, bool, bool, bool]:
+        """(internal, masquerade, ingress, icc) as the firewall sees the network. An overlay's bridge
+        has no address, so nothing is routed in or out of it: to the firewall it is internal. The
         ingress network's has this node's address: published ports are routed into it."""
         if net.driver == "overlay":
-            return (False, False, True) if net.overlay.host_address else (True, False, False)
-        return net.internal, net.options.get(MASQ_OPT, "true").lower() != "false", False
+            return (False, False, True, True) if net.overlay.host_address else (True, False, False, True)
+        return (net.internal, net.options.get(MASQ_OPT, "true").lower() != "false", False,
+                net.options.get(ICC_OPT, "true").lower() != "false")
 
     @staticmethod
     def _routable(net: pb.Network) -> bool:

@@ -175,6 +175,8 @@ def test_vip_routing_mesh_and_the_way_out(lab: Lab) -> None:
         assert seen_from == [lab.addrs[2]]
         ctr = json.loads(_ctl(lab, 2, "inspect", pcid).stdout)[0]
         assert set(ctr["NetworkSettings"]["Networks"]) == {net, "pallet_gwbridge"}
+        gw = json.loads(_ctl(lab, 2, "network", "inspect", "pallet_gwbridge").stdout)[0]
+        assert gw["Options"]["com.docker.network.bridge.enable_icc"] == "false"  # tasks meet on overlays only
 
         # mode=host: published only on the node that runs the task (through pallet_gwbridge, the
         # task being on an overlay network only)

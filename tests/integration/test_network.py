@@ -125,6 +125,31 @@ def test_other_networks_are_isolated(engine: Engine, net: str) -> None:
         engine.ctl("network", "rm", other)
 
 
+def test_icc_off_and_no_rule_left_after_rm(engine: Engine) -> None:
+    """enable_icc=false (Docker's option, as on docker_gwbridge): containers of the network do not
+    reach each other, yet reach out; `network rm` takes every rule of the network with it."""
+    name = _name("noicc")
+    nid = engine.ctl("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", name,
+                     check=True).stdout.strip()
+    bridge = f"pl-{nid[:12]}"
+    web = _web(engine, "--network", name)
+    try:
+        ip = _inspect(engine, web)["NetworkSettings"]["Networks"][name]["IPAddress"]
+        res = engine.ctl("run", "--rm", "--network", name, "busybox", "sh", "-c",
+                         f"timeout 3 wget -q -O- http://{ip}/; exit $?")
+        assert res.returncode != 0
+        gateway = _inspect(engine, name, "network")["IPAM"]["Config"][0]["Gateway"]
+        res = engine.ctl("run", "--rm", "--network", name, "busybox", "ping", "-c", "1", "-W", "2", gateway)
+        assert res.returncode == 0, res.stdout + res.stderr  # the host (its way out) is reachable
+        saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+        assert any(f"-i {bridge} -o {bridge}" in r and r.endswith("-j DROP") for r in saved.splitlines())
+    finally:
+        _rm(engine, web)
+        engine.ctl("network", "rm", name)
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert bridge not in saved
+
+
 def test_internal_network_has_no_way_out(engine: Engine) -> None:
     name = _name("internal")
     engine.ctl("network", "create", "--internal", "--subnet", "10.213.7.0/24", name, check=True)

@@ -455,7 +455,7 @@ class Agent(threading.Thread):
             except errors.PalletError as exc:
                 raise _Rejected(f"pulling image {ref}: {exc}") from None
 
-    def _network(self, name: str) -> None:
+    def _network(self, name: str, options: dict[str, str] | None = None) -> None:
         """A network of the service's: created here, a local bridge, if this node has none of that name."""
         with self._networks:
             try:
@@ -464,7 +464,8 @@ class Agent(threading.Thread):
             except errors.NotFound:
                 pass
             try:
-                self._call("networks", "Create", npb.CreateNetworkRequest(name=name, driver="bridge"))
+                self._call("networks", "Create", npb.CreateNetworkRequest(name=name, driver="bridge",
+                                                                          options=options or {}))
                 self.log.info("agent: created network", network=name)
             except errors.AlreadyExists:
                 pass
@@ -502,7 +503,7 @@ class Agent(threading.Thread):
         if INGRESS in addrs and INGRESS not in spec.networks:
             extra.append((INGRESS, []))
         if spec.networks and all(n in addrs for n in spec.networks):
-            self._network(GWBRIDGE)
+            self._network(GWBRIDGE, {"com.docker.network.bridge.enable_icc": "false"})  # as docker_gwbridge
             extra.append((GWBRIDGE, []))
         for net, aliases in extra:
             ep = pb.EndpointConfig(aliases=aliases, ipv4_address=addrs.get(net, ""))
