@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from pallet.client import _cluster as cl
+from pallet.client import _cluster_json as cj
+from pallet.client import _service_flags as sf
 from pallet.client.cli import CLIError, build_parser
+from pallet.engine.cluster._convert import spec_from_pb, spec_to_pb
 from pallet.engine.cluster._model import ServiceSpec, UpdateConfig
-from pallet.engine.cluster._servicer import spec_from_pb, spec_to_pb
 from pallet.engine.v1 import engine_pb2 as pb
 
 PARSER = build_parser()
@@ -23,11 +25,11 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def _create(*argv: str) -> ServiceSpec:
-    return cl.spec_from_args(_args("service", "create", *argv))
+    return sf.spec_from_args(_args("service", "create", *argv))
 
 
 def _update(spec: ServiceSpec, *argv: str) -> ServiceSpec:
-    cl.apply_update(spec, _args("service", "update", *argv, "web"))
+    sf.apply_update(spec, _args("service", "update", *argv, "web"))
     return spec
 
 
@@ -327,7 +329,7 @@ def test_wait_converged_prints_progress(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_go_duration() -> None:
-    assert [cl.go_duration(s) for s in (0, 0.5, 5, 90, 3600, 1.5, 0.0015)] == [
+    assert [cj.go_duration(s) for s in (0, 0.5, 5, 90, 3600, 1.5, 0.0015)] == [
         "0s", "500ms", "5s", "1m30s", "1h0m0s", "1.5s", "1.5ms"]
 
 
@@ -340,7 +342,7 @@ def test_service_row_and_json() -> None:
     row = cl.service_row(svc)
     assert row == {"ID": "x" * 12, "Name": "web", "Mode": "replicated", "Replicas": "2/3",
                    "Image": "busybox:latest", "Ports": "*:8080->80/tcp"}
-    doc = cl.service_json(svc)
+    doc = cj.service_json(svc)
     assert doc["Spec"]["Mode"] == {"Replicated": {"Replicas": 3}}
     assert doc["Spec"]["EndpointSpec"]["Ports"][0]["PublishedPort"] == 8080
     assert "PreviousSpec" not in doc

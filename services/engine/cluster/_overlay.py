@@ -516,6 +516,7 @@ class OverlayNode(threading.Thread):
         self._pushed_at = 0.0
         self._watch: Any = None
         self._addr: str | None = None     # this node's --advertise-addr, once read
+        self._mesh_error = ""             # why the ingress network could not be set up here (logged once)
         if engine is not None and getattr(engine, "networks", None) is not None:
             engine.networks.overlays = self
 
@@ -695,7 +696,13 @@ class OverlayNode(threading.Thread):
                 if self.overlays.release(nid, ip, owner):
                     self.log.info("overlay: address released", network=nid, ip=ip, owner=owner)
             if view.mesh_needed() and self.has_address():  # the routing mesh: every node has the ingress network
-                self._ensure_local(self._ingress(list(view.networks.values())))
+                try:
+                    self._ensure_local(self._ingress(list(view.networks.values())))
+                    self._mesh_error = ""
+                except errors.PalletError as exc:  # the other networks are kept in line all the same
+                    if str(exc) != self._mesh_error:
+                        self.log.error("routing mesh not available on this node", error=str(exc))
+                    self._mesh_error = str(exc)
                 view = self.overlays.view()
             resync = time.monotonic() - self._pushed_at >= RESYNC
             for local in netsvc.list_networks(["driver=overlay"]):
