@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     from pallet.engine.cluster._servicer import ClusterServicer
     from pallet.engine.v1 import engine_pb2_grpc as pb_grpc
 
-    pb_grpc.add_ClusterServicer_to_server(ClusterServicer(cluster), server)
+    servicers.cluster = ClusterServicer(cluster)  # the Docker API's swarm routes use it too
+    pb_grpc.add_ClusterServicer_to_server(servicers.cluster, server)
     for lst in listeners:
         if lst.warning:
             logger.warning("insecure endpoint", warning=lst.warning)

@@ -7,9 +7,23 @@ from typing import Any
 from pallet.engine.dockerapi._http import API_VERSION, MIN_API_VERSION, Reply, Request, Router
 
 
-def _ping_headers() -> dict[str, str]:
+def _ping_headers(swarm: bool) -> dict[str, str]:
     return {"Api-Version": API_VERSION, "Builder-Version": "1", "Docker-Experimental": "false",
-            "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache", "Ostype": "linux"}
+            "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache", "Ostype": "linux",
+            "Swarm": "active/manager" if swarm else "inactive"}
+
+
+INACTIVE = {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False, "Error": "",
+            "RemoteManagers": None}
+
+
+def swarm_info(cluster: Any, ctx: Any) -> dict[str, Any]:
+    """/info's Swarm: this node in the cluster (every Pallet node manages), or inactive."""
+    if cluster is None or cluster.cluster is None:
+        return INACTIVE
+    from pallet.engine.dockerapi._swarm import cluster_info
+
+    return cluster_info(cluster, ctx)
 
 
 def version_json(v: Any) -> dict[str, Any]:
@@ -28,8 +42,8 @@ def version_json(v: Any) -> dict[str, Any]:
             "BuildTime": ""}
 
 
-def info_json(i: Any) -> dict[str, Any]:
-    """Docker's /info object for a pallet.engine.v1.InfoResponse."""
+def info_json(i: Any, swarm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Docker's /info object for a pallet.engine.v1.InfoResponse (swarm: its Swarm section)."""
     return {
         "ID": i.name, "Name": i.name, "Containers": i.containers, "ContainersRunning": i.containers_running,
         "ContainersPaused": i.containers_paused, "ContainersStopped": i.containers_stopped, "Images": i.images,
@@ -48,8 +62,7 @@ def info_json(i: Any) -> dict[str, Any]:
         "NCPU": i.ncpu, "MemTotal": i.mem_total, "GenericResources": None, "HttpProxy": "", "HttpsProxy": "",
         "NoProxy": "", "Labels": [], "ExperimentalBuild": False, "ServerVersion": i.server_version,
         "Runtimes": {i.runtime: {"path": i.runtime}}, "DefaultRuntime": i.runtime,
-        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
-                  "Error": "", "RemoteManagers": None},
+        "Swarm": swarm or INACTIVE,
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "tini",
         "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": ["name=seccomp,profile=default"],
@@ -68,7 +81,8 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("GET", "/_ping")
     def ping(req: Request) -> Reply:
-        return Reply(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
+        swarm = s.cluster is not None and s.cluster.cluster is not None
+        return Reply(200, b"OK", "text/plain; charset=utf-8", _ping_headers(swarm))
 
     @r.route("GET", "/version")
     def version(req: Request) -> Reply:
@@ -76,7 +90,7 @@ def routes(r: Router, s: Any) -> None:
 
     @r.route("GET", "/info")
     def info(req: Request) -> Reply:
-        return Reply(200, info_json(s.system.Info(pb.InfoRequest(), req)))
+        return Reply(200, info_json(s.system.Info(pb.InfoRequest(), req), swarm_info(s.cluster, req)))
 
     from pallet.engine.dockerapi import _sysextra
 

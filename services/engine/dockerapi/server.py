@@ -23,13 +23,14 @@ class Servicers:
     volumes: Any
     networks: Any
     builder: Any
+    cluster: Any = None  # the Cluster servicer (its .cluster is None without --cluster-store)
 
 
 def build_router(s: Servicers) -> Router:
-    from pallet.engine.dockerapi import _containers, _cstreams, _images, _netvol, _system
+    from pallet.engine.dockerapi import _containers, _cstreams, _images, _netvol, _swarm, _system
 
     router = Router()
-    for area in (_system, _containers, _cstreams, _images, _netvol):
+    for area in (_system, _containers, _cstreams, _images, _netvol, _swarm):
         area.routes(router, s)
     return router
 
