@@ -356,8 +356,10 @@ def test_the_spec_of_the_task_version(etcd_server: EtcdServer) -> None:
 
     assert agent._spec(task(2)) == v2
     assert agent._spec(task(1)) == v1
-    with pytest.raises(_Rejected, match="version 7 this task was created for is no longer known"):
-        agent._spec(task(7))
+    assert agent._spec(task(3)) is None  # the service's version 3 is not visible yet: not started, not rejected
+    store.update_service(svc.id, lambda s: setattr(s, "version", 9))
+    with pytest.raises(_Rejected, match="version 2 this task was created for is no longer known"):
+        agent._spec(task(2))
     store.remove_service(svc.id)
     assert agent._spec(task(2)) is None  # gone: the orchestrator shuts the task down
 

@@ -244,7 +244,7 @@ def test_image_pinned_to_its_digest_and_pulled_by_every_node(lab: Lab, busybox_t
     svc = None
     try:
         _ctl(lab, 1, "service", "create", "-d", "--name", "pinned", "--mode", "global", "--stop-grace-period", "1s",
-             ref, "sleep", "600")
+             "--update-parallelism", "0", "--update-monitor", "1s", ref, "sleep", "600")
         svc = lab.store.service("pinned")
         assert svc.spec.image == f"{ref}@{digest}"
         running = lab.wait("a task on every node", lambda: len(r := _running(lab, svc.id)) == 3 and r)

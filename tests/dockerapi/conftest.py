@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -43,15 +44,16 @@ class DockerAPIEngine:
         return docker.DockerClient(base_url=self.docker_host, version="auto", timeout=60)
 
 
-@pytest.fixture(scope="session")
-def dapi(busybox_tar: str) -> Iterator[DockerAPIEngine]:
+@contextlib.contextmanager
+def docker_engine(busybox_tar: str, *daemon_args: str) -> Iterator[DockerAPIEngine]:
+    """A palletd (with daemon_args) serving the Docker API on a socket of its own, busybox imported."""
     if os.geteuid() != 0 or shutil.which("runc") is None:
         pytest.skip("needs root and runc")
     if not os.access(DOCKER, os.X_OK):
         pytest.skip(f"no docker CLI at {DOCKER} (make install runs tools/docker-cli.sh)")
     eng = make_engine()
     sock = f"unix://{eng.tmp}/docker.sock"
-    eng.daemon_args = ["--docker-host", sock]
+    eng.daemon_args = ["--docker-host", sock, *daemon_args]
     try:
         eng.start()
         eng.ctl("import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest", check=True)
@@ -61,3 +63,9 @@ def dapi(busybox_tar: str) -> Iterator[DockerAPIEngine]:
     finally:
         eng.stop()
         _host.teardown_roots(eng.tmp, os.path.join(eng.exec_root, "runc"), eng.cgroup_parent)
+
+
+@pytest.fixture(scope="session")
+def dapi(busybox_tar: str) -> Iterator[DockerAPIEngine]:
+    with docker_engine(busybox_tar) as d:
+        yield d

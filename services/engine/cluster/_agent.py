@@ -419,7 +419,8 @@ class Agent(threading.Thread):
         return True
 
     def _spec(self, t: Task) -> ServiceSpec | None:
-        """The spec the task runs: its service's at the task's version (None: service gone)."""
+        """The spec the task runs: its service's at the task's version (None: service gone, or not at
+        that version yet)."""
         kv = self.etcd.get(self.store.key("services", t.service_id))
         if kv is None:
             return None  # removed: the orchestrator shuts the task down
@@ -430,6 +431,8 @@ class Agent(threading.Thread):
             return None
         if svc.version == t.version:
             return svc.spec
+        if t.version > svc.version:
+            return None  # the service's new version is not written yet: a later pass starts the task
         if svc.previous is not None and t.version == svc.version - 1:
             return svc.previous
         raise _Rejected(f"service {svc.spec.name} is at version {svc.version}: the spec of version {t.version} "
@@ -486,16 +489,18 @@ class Agent(threading.Thread):
             # on an overlay network the service's name comes from the cluster's records (its VIP)
             cfg.endpoint.ipv4_address = addrs[spec.networks[0]]
             del cfg.endpoint.aliases[:]
+        have: set[str] = set()  # the networks the container is on already
         with self._ports:
             if not mesh:
                 self._share_ingress_ports(t, spec, cfg)
             try:
                 cid = str(self._call("containers", "Create", pb.CreateContainerRequest(config=cfg, name=t.name)).id)
-            except errors.AlreadyExists:  # created by an attempt that did not get to record it
+            except errors.AlreadyExists:  # created by an attempt that did not get to record it (or connect)
                 ctr = self._call("containers", "Inspect", pb.InspectContainerRequest(id=t.name))
                 if ctr.config.labels.get(TASK_ID) != t.id:
                     raise
-                return str(ctr.id)
+                cid = str(ctr.id)
+                have = {ep.network_name for ep in ctr.network_settings.networks}
         # Its other networks; the ingress network (no name there: it only carries published ports);
         # and, when all of them are overlay networks, the local gateway bridge for a way out (a
         # default route, masquerading, and ports published with mode=host).
@@ -506,6 +511,8 @@ class Agent(threading.Thread):
             self._network(GWBRIDGE, {"com.docker.network.bridge.enable_icc": "false"})  # as docker_gwbridge
             extra.append((GWBRIDGE, []))
         for net, aliases in extra:
+            if net in have:
+                continue
             ep = pb.EndpointConfig(aliases=aliases, ipv4_address=addrs.get(net, ""))
             self._call("networks", "Connect", pb.ConnectNetworkRequest(network=net, container=cid, endpoint=ep))
         self.log.info("task container created", task=t.id, name=t.name, container=cid[:12])

@@ -80,15 +80,23 @@ class Orchestrator(threading.Thread):
                 self.stop_event.wait(1.0)
 
     def _apply(self, acts: Actions, revs: dict[str, int]) -> None:
+        # Services first: a task of a new version (a rollback's) must never be seen before the
+        # service at that version. A service changed meanwhile (CAS lost) gets no new task this
+        # pass: the next plan starts from what is there.
+        stale = set()
+        for svc in acts.services:
+            if self.store.put_service_if_unchanged(svc, revs.get(svc.id, 0)):
+                self.log.info("service update state", service=svc.spec.name, state=svc.update_state,
+                              message=svc.update_message)
+            else:
+                stale.add(svc.id)
         for tid in acts.shutdown:
             self.store.shutdown_task(tid)
         for task in acts.create:
+            if task.service_id in stale:
+                continue
             self.store.create_task(task)
             self.log.info("task assigned", task=task.id, service=task.service_name, slot=task.slot, node=task.node,
                           version=task.version)
         for tid in acts.forget:
             self.store.forget_task(tid)
-        for svc in acts.services:
-            if self.store.put_service_if_unchanged(svc, revs.get(svc.id, 0)):
-                self.log.info("service update state", service=svc.spec.name, state=svc.update_state,
-                              message=svc.update_message)
