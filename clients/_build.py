@@ -156,10 +156,23 @@ def cmd_build(args: argparse.Namespace) -> int:
     if quiet:
         print(image_id)
     else:
-        print(f"Successfully built {image_id.removeprefix('sha256:')[:12]}")
-        for tag in args.tag:
-            print(f"Successfully tagged {tag if ':' in tag.rsplit('/', 1)[-1] else tag + ':latest'}")
+        print("\n".join(success_lines(image_id, args.tag)))
     return 0
+
+
+def success_lines(image_id: str, tags: list[str]) -> list[str]:
+    """The classic builder's last lines, which older tools parse (palletctl's and the Docker API's):
+    `Successfully built <12 hex>`, then `Successfully tagged <familiar name:tag>` for each tag."""
+    from pallet import errors, reference
+
+    out = [f"Successfully built {image_id.removeprefix('sha256:')[:12]}"]
+    for tag in tags:
+        try:
+            name = reference.parse_tag_target(tag).familiar()
+        except errors.PalletError:
+            name = tag
+        out.append(f"Successfully tagged {name}")
+    return out
 
 
 def cmd_builder_prune(args: argparse.Namespace) -> int:

@@ -66,16 +66,6 @@ def _pull_flag(value: str) -> bool:
     return value.lower() not in ("", "0", "false", "no")
 
 
-def tagged_name(tag: str) -> str:
-    """The name `Successfully tagged` shows: familiar, with the default tag (x -> x:latest)."""
-    from pallet import reference
-
-    try:
-        return reference.parse_tag_target(tag).familiar()
-    except errors.PalletError:
-        return tag
-
-
 def classic_lines(events: Iterator[Any], tags: list[str], quiet: bool) -> Iterator[dict[str, Any]]:
     """The classic builder's messages for the Builder servicer's events.
 
@@ -125,9 +115,10 @@ def classic_lines(events: Iterator[Any], tags: list[str], quiet: bool) -> Iterat
         return
     yield {"stream": f" ---> {short}\n"}
     yield {"aux": {"ID": image_id}}
-    yield {"stream": f"Successfully built {short}\n"}
-    for tag in tags:
-        yield {"stream": f"Successfully tagged {tagged_name(tag)}\n"}
+    from pallet.client._build import success_lines
+
+    for line in success_lines(image_id, list(tags)):
+        yield {"stream": line + "\n"}
 
 
 def completed_tar(chunks: Iterator[bytes]) -> Iterator[bytes]:
