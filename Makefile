@@ -27,7 +27,7 @@ demo: install
 	./deploy/demo.sh
 
 test: install
-	$(VENV)/bin/pytest -q -ra --durations=25 tests
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -q -ra --durations=25 tests
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,7 @@ from typing import Any
 import grpc
 from pallet import errors, log, rpc
 from pallet.engine.cluster._etcd import EtcdError
+from pallet.engine.cluster._loop import run_passes, watch_wakes
 from pallet.engine.cluster._model import Service, ServiceSpec, Task, TaskStatus
 from pallet.engine.cluster._overlay import INGRESS, OverlayNode
 from pallet.engine.cluster._store import ClusterStore
@@ -117,22 +118,8 @@ class Agent(threading.Thread):
         threading.Thread(target=self._watch_tasks, name="cluster-agent-watch", daemon=True).start()
         if getattr(self.engine, "system", None) is not None:
             threading.Thread(target=self._watch_events, name="cluster-agent-events", daemon=True).start()
-        outage = False
-        while not self.stop_event.is_set():
-            self._wake.clear()
-            try:
-                self.reconcile()
-                if outage:
-                    self.log.info("agent: etcd reachable again", node=self.node)
-                outage = False
-            except EtcdError as exc:
-                if not outage:
-                    self.log.warning("agent: etcd unavailable; containers are left as they are, retrying every "
-                                     "second", node=self.node, error=str(exc))
-                outage = True
-            except Exception:  # noqa: BLE001 - the agent must outlive any surprise
-                self.log.exception("agent pass failed", node=self.node)
-            self._wake.wait(POLL)
+        # etcd away: containers are left as they are, and the pass is tried again every POLL
+        run_passes(self.reconcile, self._wake, self.stop_event, POLL, self.log.bind(node=self.node), "agent")
         w = self._watch
         if w is not None:
             w.close()
@@ -142,21 +129,8 @@ class Agent(threading.Thread):
 
     def _watch_tasks(self) -> None:
         """Wake the loop on any change of a task (reconnecting after errors)."""
-        prefix = self.store.key("tasks", "")
-        while not self.stop_event.is_set():
-            try:
-                with self.etcd.watch_prefix(prefix, retry_for=5.0) as w:
-                    self._watch = w
-                    self._wake.set()  # anything may have changed while the watch was away
-                    for _ in w:
-                        self._wake.set()
-                        if self.stop_event.is_set():
-                            return
-            except EtcdError:
-                pass
-            except Exception:  # noqa: BLE001
-                self.log.exception("agent: task watch failed")
-            self.stop_event.wait(1.0)
+        watch_wakes(self.etcd, self.store.key("tasks", ""), self._wake, self.stop_event, self.log, "agent",
+                    on_watch=lambda w: setattr(self, "_watch", w))
 
     def _watch_events(self) -> None:
         """Wake the loop when a task container starts, dies, goes away or changes health."""

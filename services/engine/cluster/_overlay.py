@@ -57,6 +57,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from pallet import errors, log
 from pallet.engine.cluster._etcd import Compare, EtcdError, Op, prefix_end
+from pallet.engine.cluster._loop import run_passes, watch_wakes
 from pallet.engine.cluster._model import NodeAlive, NodeSpec, Service, ServiceSpec, Task, TaskStatus, new_id
 from pallet.engine.cluster._store import ClusterStore
 from pallet.net import _ipam
@@ -649,40 +650,14 @@ class OverlayNode(threading.Thread):
         self._wake.set()
 
     def run(self) -> None:
-        threading.Thread(target=self._watch_store, name="cluster-overlay-watch", daemon=True).start()
-        outage = False
-        while not self.stop_event.is_set():
-            self._wake.clear()
-            try:
-                self.sync()
-                outage = False
-            except EtcdError as exc:
-                if not outage:
-                    self.log.warning("overlay: etcd unavailable; retrying", error=str(exc))
-                outage = True
-            except Exception:  # noqa: BLE001 - the loop must outlive any surprise
-                self.log.exception("overlay sync failed")
-            if self._wake.wait(POLL):
-                self.stop_event.wait(0.2)  # changes come in bursts (task, status, address): one sync for them
+        threading.Thread(target=watch_wakes, name="cluster-overlay-watch", daemon=True, args=(
+            self.store.etcd, self.store.prefix, self._wake, self.stop_event, self.log, "overlay"),
+            kwargs={"on_watch": lambda w: setattr(self, "_watch", w)}).start()
+        # changes come in bursts (task, status, address): one sync for them
+        run_passes(self.sync, self._wake, self.stop_event, POLL, self.log, "overlay", settle=0.2)
         w = self._watch
         if w is not None:
             w.close()
-
-    def _watch_store(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                with self.store.etcd.watch_prefix(self.store.prefix, retry_for=5.0) as w:
-                    self._watch = w
-                    self._wake.set()
-                    for _ in w:
-                        self._wake.set()
-                        if self.stop_event.is_set():
-                            return
-            except EtcdError:
-                pass
-            except Exception:  # noqa: BLE001 - only a wake-up source; polling covers for it
-                self.log.exception("overlay: watch failed")
-            self.stop_event.wait(1.0)
 
     def sync(self) -> None:
         """One pass: addresses of forgotten tasks released; each local part's peers and DNS records
