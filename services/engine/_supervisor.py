@@ -50,18 +50,13 @@ class Child:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failure: list[BaseException] = []
 
     def start(self, timeout: float = 30) -> None:
-        """launch() and wait_started()."""
-        self.launch(timeout)
-        self.wait_started()
-
-    def launch(self, timeout: float = 30) -> None:
-        """Spawn the child and supervise it; wait_started() tells whether it became healthy."""
-        self._ready = ready = threading.Event()
-        self._failure = failure = []
+        """Spawn the child, supervise it, and return once it answers its health check. One child at a
+        time: started together, one's fork() ran while the other's health check was inside gRPC,
+        and gRPC's epoll broke in the forked process (palletd hung)."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
 
         def run() -> None:
             # This thread spawns the child and lives as long as it is supervised:
@@ -87,13 +82,10 @@ class Child:
 
         self._thread = threading.Thread(target=run, name=f"supervise-{self.name}", daemon=True)
         self._thread.start()
-
-    def wait_started(self) -> None:
-        """Block until the launched child answers its health check; raise (and stop it) if it did not."""
-        self._ready.wait()
-        if self._failure:
+        ready.wait()
+        if failure:
             self.stop()
-            raise self._failure[0]
+            raise failure[0]
 
     def stop(self, timeout: float = 10) -> None:
         self._stopping.set()

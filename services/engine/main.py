@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         argv_img += ["--max-concurrent-downloads", str(args.max_concurrent_downloads),
                      "--max-concurrent-uploads", str(args.max_concurrent_uploads)]
         child = Child("imagesvc", argv_img, images_addr)
-        child.launch()  # netsvc starts meanwhile: both are waited for below
+        try:
+            child.start()
+        except errors.PalletError as exc:
+            logger.error("imagesvc failed to start", error=str(exc))
+            return 1
         children.append(child)
 
     net_addr = args.netsvc
@@ -177,16 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         for pool in args.default_address_pool:
             argv_net += ["--default-address-pool", pool]
         child = Child("netsvc", argv_net, net_addr)
-        child.launch()
-        children.append(child)
-    for child in children:
         try:
-            child.wait_started()
+            child.start()
         except errors.PalletError as exc:
-            logger.error(f"{child.name} failed to start", error=str(exc))
+            logger.error("netsvc failed to start", error=str(exc))
             for c in children:
                 c.stop()
             return 1
+        children.append(child)
 
     images = ImagesClient(images_addr)
     store = ContainerStore(os.path.join(data_root, "engine", "meta.db"))
