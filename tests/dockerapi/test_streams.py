@@ -391,7 +391,9 @@ def test_docker_py_attach_and_exec_resize(dapi: DockerAPIEngine) -> None:
             assert ct.attach(stdout=True, stderr=True, stream=False, logs=True) == b"first\nsecond\n"
         with _container(dapi, "busybox", "sleep", "60") as name:
             api = c.api
-            exec_id = api.exec_create(name, ["sh", "-c", "sleep 1; stty size"], tty=True)["Id"]
+            # the size is read once the resize has landed (however slow the host), else after 5 s
+            script = 'for i in $(seq 50); do s=$(stty size); [ "$s" = "33 111" ] && break; sleep 0.1; done; echo $s'
+            exec_id = api.exec_create(name, ["sh", "-c", script], tty=True)["Id"]
             sock = api.exec_start(exec_id, tty=True, socket=True)
             try:
                 api.exec_resize(exec_id, height=33, width=111)
