@@ -381,6 +381,8 @@ def test_stats_of_a_stopped_container_is_empty(dapi: DockerAPIEngine) -> None:
 
 
 def test_docker_py_attach_and_exec_resize(dapi: DockerAPIEngine) -> None:
+    import docker.errors
+
     c = dapi.client()
     try:
         with _container(dapi, "busybox", "sh", "-c", "echo first; sleep 1; echo second; sleep 0.5; exit 3") as name:
@@ -396,7 +398,12 @@ def test_docker_py_attach_and_exec_resize(dapi: DockerAPIEngine) -> None:
             exec_id = api.exec_create(name, ["sh", "-c", script], tty=True)["Id"]
             sock = api.exec_start(exec_id, tty=True, socket=True)
             try:
-                api.exec_resize(exec_id, height=33, width=111)
+                for attempt in range(20):  # as the docker CLI does: the exec may not be running yet
+                    try:
+                        api.exec_resize(exec_id, height=33, width=111)
+                        break
+                    except docker.errors.NotFound:
+                        time.sleep(0.05 * (attempt + 1))
                 out = b""
                 while data := sock.read(4096):
                     out += data
