@@ -394,7 +394,8 @@ def test_docker_py_attach_and_exec_resize(dapi: DockerAPIEngine) -> None:
         with _container(dapi, "busybox", "sleep", "60") as name:
             api = c.api
             # the size is read once the resize has landed (however slow the host), else after 5 s
-            script = 'for i in $(seq 50); do s=$(stty size); [ "$s" = "33 111" ] && break; sleep 0.1; done; echo $s'
+            script = ('for i in $(seq 50); do s=$(stty size 2>/dev/null); [ "$s" = "33 111" ] && break; sleep 0.1; '
+                      'done; echo $s')
             exec_id = api.exec_create(name, ["sh", "-c", script], tty=True)["Id"]
             sock = api.exec_start(exec_id, tty=True, socket=True)
             try:
