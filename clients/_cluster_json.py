@@ -26,16 +26,6 @@ def go_duration(secs: float) -> str:
     return sign + s
 
 
-def _bytes_size(n: float) -> str:
-    """go-units BytesSize: binary units ("7.629GiB")."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
 def timestamp_ns(ts: Any) -> int:
     return int(ts.ToNanoseconds()) if ts.seconds or ts.nanos else 0
 
@@ -58,6 +48,7 @@ def node_json(n: Any) -> dict[str, Any]:
 
 
 def node_pretty(n: Any) -> str:
+    from pallet.client._format import bytes_size
     from pallet.client._inspect import rfc3339
 
     lines = [f"ID:\t\t\t{n.name}"]
@@ -70,7 +61,7 @@ def node_pretty(n: Any) -> str:
               f" Raft Status:\t\t{'Reachable' if n.state == 'ready' else 'Unreachable'}",
               f" Leader:\t\t{'Yes' if n.leader else 'No'}"]
     if n.state == "ready":
-        lines += ["Resources:", f" CPUs:\t\t\t{n.ncpu}", f" Memory:\t\t{_bytes_size(n.memory)}",
+        lines += ["Resources:", f" CPUs:\t\t\t{n.ncpu}", f" Memory:\t\t{bytes_size(n.memory)}",
                   f"Engine Version:\t\t{n.engine_version}"]
     return "\n".join(line.expandtabs(8) for line in lines)
 

@@ -71,6 +71,16 @@ def human_size(size: float, precision: int = 3) -> str:
     return f"{size:.{precision}g}{units[i]}"
 
 
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units, 4 significant digits ("1.5MiB", "7.629GiB")."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    i = 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded with three spaces, as docker's tabwriter does."""
     widths = [len(h) for h in headers]

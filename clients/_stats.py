@@ -52,16 +52,6 @@ def add_top_parser(sub: Any, add: Add) -> argparse.ArgumentParser:
 
 # ---- sizes and tables, as docker's go-units and tabwriter produce them ----
 
-def bytes_size(size: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits ("1.5MiB", "7.629GiB")."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
-
-
 def tabwrite(rows: Sequence[Sequence[str]], minwidth: int, padding: int = 3) -> str:
     """text/tabwriter with ' ' padding: every column but the last is max(width + padding, minwidth)."""
     ncols = max((len(r) for r in rows), default=0)
@@ -98,7 +88,7 @@ def stats_row(res: Any | None, label: str, cid: str, name: str, trunc: bool) -> 
     mem_perc = res.memory_usage / res.memory_limit * 100.0 if res.memory_limit else 0.0
     row.update(
         CPUPerc=f"{cpu_percent(res):.2f}%",
-        MemUsage=f"{bytes_size(res.memory_usage)} / {bytes_size(res.memory_limit)}",
+        MemUsage=f"{_format.bytes_size(res.memory_usage)} / {_format.bytes_size(res.memory_limit)}",
         MemPerc=f"{mem_perc:.2f}%",
         NetIO=f"{_format.human_size(res.net_rx_bytes)} / {_format.human_size(res.net_tx_bytes)}",
         BlockIO=f"{_format.human_size(res.block_read_bytes)} / {_format.human_size(res.block_write_bytes)}",

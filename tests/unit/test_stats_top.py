@@ -255,10 +255,12 @@ def test_parse_ps_output_threads_and_overhang() -> None:
 # ---- CLI rendering ----
 
 def test_bytes_size_and_rows() -> None:
-    assert cli_stats.bytes_size(0) == "0B"
-    assert cli_stats.bytes_size(1536 * 1024) == "1.5MiB"
-    assert cli_stats.bytes_size(8_191_000_000) == "7.628GiB"
-    assert cli_stats.bytes_size(1023) == "1023B"
+    from pallet.client._format import bytes_size
+
+    assert bytes_size(0) == "0B"
+    assert bytes_size(1536 * 1024) == "1.5MiB"
+    assert bytes_size(8_191_000_000) == "7.628GiB"
+    assert bytes_size(1023) == "1023B"
     msg = _stats.to_pb(_stats.Sample(
         memory_usage=1536 * 1024, memory_limit=4 << 30, net_rx_bytes=1234, net_tx_bytes=0,
         block_read_bytes=5_000_000, block_write_bytes=0, pids_current=1,
